@@ -1,0 +1,41 @@
+// Command archive2imap migrates local mail archives (mbox, Maildir,
+// Thunderbird, Apple Mail, .eml folders) to an IMAP account.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, documented in the README. Commands return errors; exitCode
+// maps them, in this one place, to these codes.
+const (
+	exitOK          = 0   // everything done
+	exitFailures    = 1   // some messages failed, were refused, could not be read or are missing (verify)
+	exitUsage       = 2   // usage, configuration or source error
+	exitConnect     = 3   // cannot connect to or authenticate with the server
+	exitInterrupted = 130 // interrupted (Ctrl-C, SIGTERM); a rerun continues
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run runs the command line args and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	code := exitCode(err)
+	if err != nil && !errors.Is(err, errSilent) {
+		fmt.Fprintf(stderr, "archive2imap: %s\n", userMessage(err))
+	}
+	return code
+}
