@@ -66,7 +66,7 @@ func setHeaderFields(m *Message, header, body []byte) {
 	if v, ok := headerValue(header, "Subject"); ok {
 		m.Subject = decodeHeader(unfold(v))
 	}
-	m.MessageID, m.Key = "", ""
+	m.MessageID, m.Key, m.HeaderPrint = "", "", ""
 	if v, ok := headerValue(header, "Message-ID"); ok {
 		m.MessageID = NormalizeMessageID(string(v))
 	}
@@ -74,6 +74,7 @@ func setHeaderFields(m *Message, header, body []byte) {
 		m.Key = "mid:" + m.MessageID
 	} else {
 		m.Key = Fingerprint(header, body)
+		m.HeaderPrint = HeaderPrint(header)
 	}
 	if m.DateSource == "" || m.DateSource == DateNone {
 		m.Date, m.DateSource = headerDeliveryTime(header)

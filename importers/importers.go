@@ -126,6 +126,11 @@ type Message struct {
 	MessageID string
 	// Key identifies the message for deduplication; see KeyOf.
 	Key string
+	// HeaderPrint is importers.HeaderPrint of the header, set only for
+	// messages without a Message-ID: the uploader matches it against the
+	// server's messages before fetching their bodies to compare
+	// fingerprints.
+	HeaderPrint string
 	// Subject is the decoded Subject header, for reports.
 	Subject string
 	// Warnings describe problems that did not stop the message from being

@@ -67,7 +67,7 @@ func Inventory(ctx context.Context, paths []string, opts Options) (*report.Repor
 			Message: func(m *importers.Message) error {
 				rm := report.Message{
 					Folder: cur, Path: m.Loc.Path, Offset: m.Loc.Offset, Length: m.Loc.Length, Index: m.Loc.Index,
-					Key: m.Key, MessageID: m.MessageID, Date: m.Date, DateSource: string(m.DateSource),
+					Key: m.Key, MessageID: m.MessageID, HeaderPrint: m.HeaderPrint, Date: m.Date, DateSource: string(m.DateSource),
 					Size: m.Size, Subject: m.Subject, Flags: m.Flags, Deleted: m.Deleted,
 					Warnings: m.Warnings, Plan: report.DecisionUpload,
 				}

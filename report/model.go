@@ -200,14 +200,17 @@ type Message struct {
 	Length int64  `json:"length,omitempty"`
 	Index  int    `json:"index"`
 
-	Key        string    `json:"key"`
-	MessageID  string    `json:"message_id,omitempty"`
-	Date       time.Time `json:"date,omitzero"`
-	DateSource string    `json:"date_source,omitempty"`
-	Size       int64     `json:"size"`
-	Subject    string    `json:"subject,omitempty"`
-	Flags      []string  `json:"flags,omitempty"`
-	Deleted    bool      `json:"deleted,omitempty"`
+	Key       string `json:"key"`
+	MessageID string `json:"message_id,omitempty"`
+	// HeaderPrint is set for messages without a Message-ID (see
+	// importers.Message.HeaderPrint).
+	HeaderPrint string    `json:"header_print,omitempty"`
+	Date        time.Time `json:"date,omitzero"`
+	DateSource  string    `json:"date_source,omitempty"`
+	Size        int64     `json:"size"`
+	Subject     string    `json:"subject,omitempty"`
+	Flags       []string  `json:"flags,omitempty"`
+	Deleted     bool      `json:"deleted,omitempty"`
 
 	Plan    string `json:"plan"`
 	Outcome string `json:"outcome,omitempty"`
