@@ -1,0 +1,378 @@
+// Package memimap runs an in-process IMAP server on loopback, built on
+// go-imap's imapserver and imapmemserver, for the demo command and for
+// tests. It adds to imapmemserver what a migration target has and it
+// lacks: special-use folders (RFC 6154), an APPENDLIMIT, OAuth2 logins
+// (OAUTHBEARER and XOAUTH2), and a hook to refuse APPENDs the way real
+// servers do (NO [TOOBIG], [OVERQUOTA], [THROTTLED]).
+package memimap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-sasl"
+)
+
+// Options configure a Server.
+type Options struct {
+	User     string
+	Password string
+	// Token, when set, is accepted by OAUTHBEARER and XOAUTH2 for User.
+	Token string
+	// OAuthOnly refuses LOGIN and PLAIN (Microsoft 365 style).
+	OAuthOnly bool
+	// SpecialUse maps special-use attributes to folder names, created at
+	// start: {`\Sent`: "Sent Items"}. Nil: Sent, Drafts, Trash, Junk,
+	// Archive under their usual names.
+	SpecialUse map[string]string
+	// Folders are other folders created at start.
+	Folders []string
+	// Caps overrides the advertised capabilities. Nil: IMAP4rev1,
+	// LITERAL+, UIDPLUS, SPECIAL-USE, LIST-EXTENDED, NAMESPACE, SASL-IR,
+	// MOVE, UNSELECT.
+	Caps imap.CapSet
+	// AppendLimit is advertised as APPENDLIMIT and enforced; 0: none.
+	AppendLimit uint32
+	// Refuse, when set, is asked before each APPEND; an error it returns
+	// (an *imap.Error) is the server's answer.
+	Refuse func(mailbox string, size int64) error
+	// Logger receives the server's error messages; nil discards them.
+	Logger *log.Logger
+}
+
+// DefaultSpecialUse are the special-use folders of a fresh account.
+var DefaultSpecialUse = map[string]string{
+	`\Sent`: "Sent", `\Drafts`: "Drafts", `\Trash`: "Trash", `\Junk`: "Junk", `\Archive`: "Archive",
+}
+
+// Server is a running in-process IMAP server.
+type Server struct {
+	// Addr is the loopback address it listens on.
+	Addr string
+
+	srv  *imapserver.Server
+	ln   net.Listener
+	user *imapmemserver.User
+	opts Options
+
+	mu     sync.Mutex
+	boxes  map[string][]imap.MailboxAttr // name -> special-use attributes
+	closed bool
+	done   chan struct{}
+}
+
+// Start starts a server on 127.0.0.1 with a free port.
+func Start(opts Options) (*Server, error) {
+	if opts.User == "" {
+		return nil, errors.New("memimap: no user")
+	}
+	if opts.SpecialUse == nil {
+		opts.SpecialUse = DefaultSpecialUse
+	}
+	s := &Server{opts: opts, boxes: make(map[string][]imap.MailboxAttr), done: make(chan struct{})}
+	s.user = imapmemserver.NewUser(opts.User, opts.Password)
+	if err := s.create("INBOX", nil); err != nil {
+		return nil, err
+	}
+	for attr, name := range opts.SpecialUse {
+		if err := s.create(name, []imap.MailboxAttr{imap.MailboxAttr(attr)}); err != nil {
+			return nil, err
+		}
+		s.user.Subscribe(name)
+	}
+	for _, name := range opts.Folders {
+		if err := s.create(name, nil); err != nil {
+			return nil, err
+		}
+	}
+	caps := opts.Caps
+	if caps == nil {
+		caps = imap.CapSet{
+			imap.CapIMAP4rev1: {}, imap.CapLiteralPlus: {}, imap.CapUIDPlus: {}, imap.CapSpecialUse: {},
+			imap.CapListExtended: {}, imap.CapNamespace: {}, imap.CapSASLIR: {}, imap.CapMove: {}, imap.CapUnselect: {},
+		}
+	}
+	if opts.AppendLimit > 0 {
+		caps[imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", opts.AppendLimit))] = struct{}{}
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = log.New(io.Discard, "", 0)
+	}
+	s.srv = imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return &session{s: s}, nil, nil
+		},
+		Caps:         caps,
+		InsecureAuth: true,
+		Logger:       logger,
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.ln = ln
+	s.Addr = ln.Addr().String()
+	go func() {
+		defer close(s.done)
+		s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+func (s *Server) create(name string, attrs []imap.MailboxAttr) error {
+	if err := s.user.Create(name, nil); err != nil {
+		var ie *imap.Error
+		if !errors.As(err, &ie) || ie.Code != imap.ResponseCodeAlreadyExists {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.boxes[name] = attrs
+	s.mu.Unlock()
+	return nil
+}
+
+// Host and Port split Addr.
+func (s *Server) Host() string { h, _, _ := net.SplitHostPort(s.Addr); return h }
+
+// Port is the port the server listens on.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	var n int
+	fmt.Sscanf(p, "%d", &n)
+	return n
+}
+
+// User returns the in-memory user, for tests that look at mailboxes
+// directly.
+func (s *Server) User() *imapmemserver.User { return s.user }
+
+// Mailboxes lists the folder names.
+func (s *Server) Mailboxes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for n := range s.boxes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Close stops the server and closes every connection.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.srv.Close()
+	<-s.done
+	return err
+}
+
+// session wraps imapmemserver's session with what a migration target has.
+type session struct {
+	*imapmemserver.UserSession
+	s *Server
+}
+
+var (
+	_ imapserver.Session            = (*session)(nil)
+	_ imapserver.SessionSASL        = (*session)(nil)
+	_ imapserver.SessionAppendLimit = (*session)(nil)
+)
+
+func (sess *session) Close() error {
+	if sess.UserSession != nil {
+		return sess.UserSession.Close()
+	}
+	return nil
+}
+
+func (sess *session) Login(username, password string) error {
+	if sess.s.opts.OAuthOnly {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Basic authentication is disabled; use OAuth2"}
+	}
+	if username != sess.s.opts.User || password != sess.s.opts.Password || password == "" {
+		return imapserver.ErrAuthFailed
+	}
+	sess.UserSession = imapmemserver.NewUserSession(sess.s.user)
+	return nil
+}
+
+func (sess *session) AuthenticateMechanisms() []string {
+	var m []string
+	if !sess.s.opts.OAuthOnly {
+		m = append(m, sasl.Plain)
+	}
+	if sess.s.opts.Token != "" {
+		m = append(m, sasl.OAuthBearer, "XOAUTH2")
+	}
+	return m
+}
+
+func (sess *session) Authenticate(mech string) (sasl.Server, error) {
+	switch mech {
+	case sasl.Plain:
+		if sess.s.opts.OAuthOnly {
+			break
+		}
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return errors.New("identities not supported")
+			}
+			return sess.Login(username, password)
+		}), nil
+	case sasl.OAuthBearer:
+		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			if err := sess.tokenLogin(o.Username, o.Token); err != nil {
+				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
+			}
+			return nil
+		}), nil
+	case "XOAUTH2":
+		return &xoauth2Server{sess: sess}, nil
+	}
+	return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Unsupported mechanism"}
+}
+
+func (sess *session) tokenLogin(user, token string) error {
+	if sess.s.opts.Token == "" || user != sess.s.opts.User || token != sess.s.opts.Token {
+		return imapserver.ErrAuthFailed
+	}
+	sess.UserSession = imapmemserver.NewUserSession(sess.s.user)
+	return nil
+}
+
+// xoauth2Server checks an XOAUTH2 initial response
+// ("user=U\x01auth=Bearer T\x01\x01").
+type xoauth2Server struct {
+	sess *session
+	done bool
+}
+
+func (x *xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
+	if x.done {
+		return nil, true, imapserver.ErrAuthFailed
+	}
+	if resp == nil {
+		return []byte{}, false, nil
+	}
+	x.done = true
+	var user, token string
+	for _, part := range bytes.Split(resp, []byte{1}) {
+		k, v, _ := strings.Cut(string(part), "=")
+		switch k {
+		case "user":
+			user = v
+		case "auth":
+			token = strings.TrimPrefix(v, "Bearer ")
+		}
+	}
+	if err := x.sess.tokenLogin(user, token); err != nil {
+		return nil, true, imapserver.ErrAuthFailed
+	}
+	return nil, true, nil
+}
+
+// AppendLimit is what imapserver checks before it reads a literal; it
+// then answers NO without reading a non-synchronizing literal, which
+// desynchronizes the connection. So it is kept out of the way, and the
+// advertised limit is enforced in Append, after the literal is read.
+func (sess *session) AppendLimit() uint32 { return 1<<32 - 1 }
+
+func (sess *session) Create(name string, options *imap.CreateOptions) error {
+	if err := sess.UserSession.Create(name, options); err != nil {
+		return err
+	}
+	name = strings.TrimRight(name, "/")
+	sess.s.mu.Lock()
+	if _, ok := sess.s.boxes[name]; !ok {
+		sess.s.boxes[name] = nil
+	}
+	sess.s.mu.Unlock()
+	return nil
+}
+
+func (sess *session) Delete(name string) error {
+	if err := sess.UserSession.Delete(name); err != nil {
+		return err
+	}
+	sess.s.mu.Lock()
+	delete(sess.s.boxes, name)
+	sess.s.mu.Unlock()
+	return nil
+}
+
+func (sess *session) Rename(old, new string, options *imap.RenameOptions) error {
+	if err := sess.UserSession.Rename(old, new, options); err != nil {
+		return err
+	}
+	sess.s.mu.Lock()
+	sess.s.boxes[new] = sess.s.boxes[old]
+	delete(sess.s.boxes, old)
+	sess.s.mu.Unlock()
+	return nil
+}
+
+// List lists the mailboxes with their special-use attributes, which
+// imapmemserver cannot hold.
+func (sess *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	if len(patterns) == 0 || (len(patterns) == 1 && patterns[0] == "") {
+		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: '/'})
+	}
+	names := sess.s.Mailboxes()
+	for _, name := range names {
+		match := false
+		for _, p := range patterns {
+			if imapserver.MatchList(name, '/', ref, p) {
+				match = true
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		sess.s.mu.Lock()
+		special := sess.s.boxes[name]
+		sess.s.mu.Unlock()
+		if options.SelectSpecialUse && len(special) == 0 {
+			continue
+		}
+		data := &imap.ListData{Mailbox: name, Delim: '/'}
+		// Special-use attributes are sent whether or not RETURN
+		// (SPECIAL-USE) was asked, as Dovecot and Gmail do.
+		data.Attrs = append(data.Attrs, special...)
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sess *session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	if lim := sess.s.opts.AppendLimit; lim > 0 && r.Size() > int64(lim) {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: fmt.Sprintf("Message too large (limit %d bytes)", lim)}
+	}
+	if f := sess.s.opts.Refuse; f != nil {
+		if err := f(mailbox, r.Size()); err != nil {
+			io.Copy(io.Discard, r)
+			return nil, err
+		}
+	}
+	return sess.UserSession.Append(mailbox, r, options)
+}
