@@ -82,5 +82,8 @@ func connectExitCode(err error) (int, bool) {
 	if errors.Is(err, uploader.ErrConnect) || errors.Is(err, uploader.ErrAuth) {
 		return exitConnect, true
 	}
+	if errors.Is(err, uploader.ErrOverQuota) {
+		return exitStopped, true
+	}
 	return 0, false
 }

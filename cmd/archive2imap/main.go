@@ -19,6 +19,7 @@ const (
 	exitFailures    = 1   // some messages failed, were refused, could not be read or are missing (verify)
 	exitUsage       = 2   // usage, configuration or source error
 	exitConnect     = 3   // cannot connect to or authenticate with the server
+	exitStopped     = 4   // the server stopped the run (account full); a rerun continues
 	exitInterrupted = 130 // interrupted (Ctrl-C, SIGTERM); a rerun continues
 )
 
@@ -30,6 +31,8 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, a second one kills at once.
+	context.AfterFunc(ctx, stop)
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/archive2imap/archive2imap/plan"
+	"github.com/archive2imap/archive2imap/report"
+	"github.com/archive2imap/archive2imap/uploader"
+)
+
+// targetFlags say where source folders go and what counts as a
+// duplicate; migrate and verify share them so that verify checks what
+// migrate did.
+type targetFlags struct {
+	folderMap    string
+	targetPrefix string
+	dedupe       string
+}
+
+func (f *targetFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.folderMap, "folder-map", "", "`FILE` of \"source folder = target folder\" lines that override where folders go")
+	fs.StringVar(&f.targetPrefix, "target-prefix", "", "put every folder under this server folder (e.g. \"Old mail\")")
+	fs.StringVar(&f.dedupe, "dedupe", uploader.DedupeFolder, "skip a message already on the server in its target folder (folder), or in any folder (account)")
+}
+
+func (f *targetFlags) planOptions() (uploader.PlanOptions, error) {
+	opts := uploader.PlanOptions{Dedupe: f.dedupe, Folders: uploader.FolderOptions{Prefix: f.targetPrefix}}
+	switch f.dedupe {
+	case uploader.DedupeFolder, uploader.DedupeAccount:
+	default:
+		return opts, usagef(fmt.Errorf("--dedupe: want folder or account, not %q", f.dedupe))
+	}
+	if f.folderMap != "" {
+		fh, err := os.Open(f.folderMap)
+		if err != nil {
+			return opts, usagef(fmt.Errorf("--folder-map: %w", err))
+		}
+		defer fh.Close()
+		m, err := uploader.ParseFolderMap(fh, f.folderMap)
+		if err != nil {
+			return opts, usagef(fmt.Errorf("--folder-map: %w", err))
+		}
+		opts.Folders.Map = m
+	}
+	return opts, nil
+}
+
+type migrateOptions struct {
+	sources     sourceFlags
+	server      serverFlags
+	target      targetFlags
+	output      outputFlags
+	dryRun      bool
+	connections int
+	retries     int
+}
+
+func newMigrateCmd(s *streams) *cobra.Command {
+	var opts migrateOptions
+	cmd := &cobra.Command{
+		Use:   "migrate SOURCE... --host HOST --user USER [--dry-run]",
+		Short: "Upload local mail archives into an IMAP account (start with --dry-run)",
+		Long: `migrate reads the archives, finds out what the IMAP account already has
+(by Message-ID, or a fingerprint for messages without one), and APPENDs the
+rest into the matching folders with their flags and original dates. Inbox
+goes to INBOX, Sent/Drafts/Trash/Junk/Archive to the server's special-use
+folders whatever they are called, other folders keep their names and
+nesting; missing folders are created.
+
+It never deletes, moves or changes anything on the server, and never writes
+to the source. Running it again uploads nothing twice.
+
+--dry-run does everything but write: it connects, maps folders, checks for
+duplicates and reports exactly what a run would do.
+
+Exit codes: 0 all done; 1 some messages failed or were refused; 2 usage,
+configuration or source error; 3 cannot connect or log in; 4 the server
+stopped the run (account full); 130 interrupted (rerun to continue).`,
+		Args: minArgs(1, "SOURCE (an mbox file or an archive directory)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runMigrate(cmd.Context(), opts, cmd.Flags(), args, s)
+		},
+	}
+	fs := cmd.Flags()
+	opts.sources.register(fs)
+	fs.Int64Var(&opts.sources.maxSize, "max-size", 0, "skip messages larger than this many bytes (0: no limit besides the server's)")
+	opts.server.register(fs)
+	opts.target.register(fs)
+	opts.output.register(fs)
+	fs.BoolVarP(&opts.dryRun, "dry-run", "n", false, "write nothing: report what a run would do")
+	fs.IntVar(&opts.connections, "connections", uploader.DefaultConnections, fmt.Sprintf("parallel upload connections (1-%d)", uploader.MaxConnections))
+	fs.IntVar(&opts.retries, "retries", 5, "reconnect this many times when a connection breaks before giving a folder up")
+	return cmd
+}
+
+func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, paths []string, s *streams) error {
+	popts, err := opts.sources.planOptions()
+	if err != nil {
+		return err
+	}
+	topts, err := opts.target.planOptions()
+	if err != nil {
+		return err
+	}
+	if opts.connections < 1 || opts.connections > uploader.MaxConnections {
+		return usagef(fmt.Errorf("--connections: want 1 to %d", uploader.MaxConnections))
+	}
+	cfg, err := opts.server.config(fs, s)
+	if err != nil {
+		return err
+	}
+	cfg.DryRun = opts.dryRun
+	out, err := opts.output.open(s)
+	if err != nil {
+		return err
+	}
+	defer out.close()
+	popts.Progress = out.progress
+	rep, err := plan.Inventory(ctx, paths, popts)
+	if err != nil {
+		return err
+	}
+	rep.DryRun = opts.dryRun
+	rep.Server = serverInfo(cfg)
+	cl, err := uploader.Connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	topts.Progress = out.progress
+	if err := uploader.Plan(ctx, rep, cl, topts); err != nil {
+		return err
+	}
+	var runErr error
+	if !opts.dryRun {
+		runErr = uploader.Execute(ctx, rep, cfg, cl, uploader.ExecOptions{
+			Connections: opts.connections, Retries: opts.retries,
+			Import: popts.Import, Progress: out.progress,
+		})
+	}
+	return finishRun(ctx, out, rep, report.CommandMigrate, runErr)
+}
+
+// finishRun sets the report's status from how the run ended, writes the
+// report (also when interrupted: it says what was done), and returns the
+// error that decides the exit code.
+func finishRun(ctx context.Context, out *output, rep *report.Report, command string, runErr error) error {
+	out.stamp(rep, command)
+	t := rep.Totals
+	switch {
+	case ctx.Err() != nil || errors.Is(runErr, context.Canceled):
+		rep.Status = report.StatusInterrupted
+		rep.StatusText = fmt.Sprintf("Interrupted: %d of %d messages uploaded before the stop. Run the same command again to continue; nothing will be uploaded twice.", t.Uploaded, t.ToUpload)
+	case errors.Is(runErr, uploader.ErrOverQuota):
+		rep.Status = report.StatusInterrupted
+		rep.StatusText = fmt.Sprintf("Stopped: the account on the server is full (%d of %d messages uploaded). Free space or raise the quota, then run the same command again.", t.Uploaded, t.ToUpload)
+	case runErr != nil:
+		rep.Status = report.StatusFailed
+		rep.StatusText = "Stopped: " + runErr.Error()
+	case t.Failed > 0 || len(rep.Problems) > 0:
+		rep.Status = report.StatusIncomplete
+	default:
+		rep.Status = report.StatusComplete
+	}
+	if err := out.finish(rep); err != nil {
+		return err
+	}
+	switch {
+	case runErr != nil:
+		return runErr
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case t.Failed > 0 && len(rep.Problems) > 0:
+		return fmt.Errorf("%d messages not migrated and %d part(s) of the source unreadable: %w", t.Failed, len(rep.Problems), errFailures)
+	case t.Failed > 0:
+		return fmt.Errorf("%d messages not migrated: %w", t.Failed, errFailures)
+	case len(rep.Problems) > 0:
+		return fmt.Errorf("%d part(s) of the source could not be read: %w", len(rep.Problems), errFailures)
+	}
+	return nil
+}
