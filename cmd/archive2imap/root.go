@@ -51,6 +51,6 @@ practice server, or "archive2imap scan ARCHIVE" to inventory an archive.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usagef(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	root.AddCommand(newScanCmd(s), newMigrateCmd(s), newVerifyCmd(s))
+	root.AddCommand(newScanCmd(s), newMigrateCmd(s), newVerifyCmd(s), newDemoCmd(s))
 	return root
 }
