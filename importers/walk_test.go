@@ -242,6 +242,7 @@ func TestWalkTrees(t *testing.T) {
 				{"thunderbird/Trash", FormatMbox, "thunderbird/Trash", 0},
 			},
 			ignored: []string{
+				".gitattributes", // keeps git from converting the fixtures' line ends
 				"apple-export/Receipts.mbox/Info.plist", "apple-export/Receipts.mbox/table_of_contents",
 				"eml/.DS_Store", "eml/Thumbs.db", "eml/notes.txt",
 				"maildir/cur/.keep", "maildir/dovecot-keywords", "maildir/dovecot-uidlist", "maildir/new/.keep", "maildir/tmp/1300000008.M8P8.host",
