@@ -395,3 +395,6 @@ func TestCorpusAll(t *testing.T) {
 		t.Errorf("%d files in the corpora, SOURCES.md says 543", files)
 	}
 }
+
+// corporaDirB is corpora.Dir for benchmarks.
+func corporaDirB(b *testing.B) string { return corpora.Dir(b) }

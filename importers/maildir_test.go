@@ -349,3 +349,28 @@ func FuzzDecodeMUTF7(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkWalkMaildirLKML scans notmuch's lkml Maildir (210 messages,
+// 1.1 MB) as a scan does (no Data), and with Data.
+func BenchmarkWalkMaildirLKML(b *testing.B) {
+	dir := filepath.Join(corporaDirB(b), "notmuch", "lkml")
+	for _, wantData := range []bool{false, true} {
+		name := "scan"
+		if wantData {
+			name = "data"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			n := 0
+			for i := 0; i < b.N; i++ {
+				err := Walk(context.Background(), dir, Options{WantData: wantData}, Handler{
+					Message: func(m *Message) error { n++; return nil },
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
