@@ -185,8 +185,6 @@ type planned struct {
 
 func (w *walker) add(p *planned) { w.folders = append(w.folders, p) }
 
-func (w *walker) auto() bool { return w.format == FormatAuto }
-
 // allow reports whether folders of format f are looked for.
 func (w *walker) allow(f Format) bool { return w.format == FormatAuto || w.format == f }
 
