@@ -32,6 +32,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/archive2imap/archive2imap/internal/dovecottest"
 )
 
 // acMessage is a generated test message.
@@ -1215,4 +1217,137 @@ func BenchmarkAppendConnMem(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
 	b.SetBytes(bytesSent / int64(b.N))
+}
+
+// TestAppendConnDovecot: 2,000 messages pipelined into INBOX (plaintext)
+// and into a folder with a non-ASCII name (implicit TLS) of a real
+// Dovecot, read back with imapclient: count, bytes, flags, INTERNALDATE,
+// and the APPENDUIDs are the UIDs UID FETCH shows.
+func TestAppendConnDovecot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Dovecot: skipped with -short")
+	}
+	srv := dovecottest.Start(t, dovecottest.Options{TLS: true, Storage: "mdbox"})
+	user := srv.Users[0]
+	const folder = "Entwürfe & 台北"
+	c, err := imapclient.DialInsecure(srv.Addr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(user.Name, user.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Logout().Wait()
+	c.Close()
+
+	for i, tc := range []struct {
+		name, mailbox string
+		tls           TLSMode
+	}{
+		{"INBOX, plaintext", "INBOX", TLSNone},
+		{"non-ASCII folder, implicit TLS", folder, TLSImplicit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &Config{Host: srv.Host, Port: srv.Port, TLS: tc.tls, User: user.Name, Password: user.Password, Timeout: 30 * time.Second}
+			if tc.tls == TLSImplicit {
+				cfg.Port, cfg.CAFile = srv.TLSPort, srv.CAFile
+			}
+			ctx := context.Background()
+			a, err := openAppendConn(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if !a.Caps().Has(imap.CapLiteralPlus) || !a.Caps().Has(imap.CapUIDPlus) {
+				t.Fatalf("Dovecot's capabilities after login: %v", a.Caps())
+			}
+			sel, err := a.Select(ctx, tc.mailbox)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := acMessages(2000, 1<<10, 100<<10, uint64(100+i))
+			r := newACResults()
+			start := time.Now()
+			queued := appendAll(t, a, tc.mailbox, msgs, r)
+			if err := a.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			el := time.Since(start)
+			t.Logf("%d messages in %v (%.0f msgs/s)", len(msgs), el, float64(len(msgs))/el.Seconds())
+			r.check(t, queued)
+			if len(queued) != len(msgs) {
+				t.Fatalf("%d queued", len(queued))
+			}
+			uidOf := map[uint32]int{}
+			var last uint32
+			for k := range msgs {
+				res := r.get(k)
+				if res.Err != nil {
+					t.Fatalf("message %d: %v", k, res.Err)
+				}
+				if res.UIDValidity != sel.UIDValidity || res.UID <= last {
+					t.Fatalf("message %d: APPENDUID %d %d (UIDVALIDITY %d, previous UID %d)", k, res.UIDValidity, res.UID, sel.UIDValidity, last)
+				}
+				last = res.UID
+				uidOf[res.UID] = k
+			}
+			acVerify(t, srv.Addr(), tc.mailbox, user.Name, user.Password, msgs, uidOf)
+		})
+	}
+}
+
+// TestAppendConnCloseWithPending: Close with APPENDs unanswered reports
+// them (outcome unknown) before it returns, and never after.
+func TestAppendConnCloseWithPending(t *testing.T) {
+	s := newFakeServer(t)
+	s.onAppend = func(f *fakeSession, n int, cmd *fakeCmd) {} // never answers
+	s.start()
+	a, err := openAppendConn(context.Background(), s.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newACResults()
+	queued := appendAll(t, a, "INBOX", acMessages(5, 100, 1000, 13), r)
+	start := time.Now()
+	a.Close()
+	if d := time.Since(start); d > logoutTimeout+time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	r.check(t, queued)
+	for _, i := range queued {
+		if res := r.get(i); !errors.Is(res.Err, errOutcomeUnknown) {
+			t.Errorf("message %d: %v", i, res.Err)
+		}
+	}
+	if len(queued) != 5 {
+		t.Errorf("queued %v", queued)
+	}
+	if err := a.Append(context.Background(), appendRequest{Mailbox: "INBOX", Data: []byte("x\r\n"), Done: func(appendResult) { t.Error("Done after Close") }}); !errors.Is(err, errConnClosed) {
+		t.Errorf("Append after Close = %v", err)
+	}
+}
+
+// TestAppendConnPreauth: a PREAUTH greeting (RFC 9051 §7.1.4, e.g. a
+// server behind a trusted tunnel) needs no login.
+func TestAppendConnPreauth(t *testing.T) {
+	s := newFakeServer(t)
+	s.greeting = "* PREAUTH [CAPABILITY IMAP4rev1] logged in as alice"
+	s.caps = "IMAP4rev1 LITERAL+ UIDPLUS"
+	s.start()
+	a, err := openAppendConn(context.Background(), s.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if !a.Caps().Has(imap.CapLiteralPlus) {
+		t.Errorf("caps %v", a.Caps())
+	}
+	for _, l := range s.commands() {
+		if strings.Contains(l, "LOGIN") || strings.Contains(l, "AUTHENTICATE") {
+			t.Errorf("sent %q after PREAUTH", l)
+		}
+	}
 }
