@@ -143,12 +143,14 @@ type contMsg struct {
 // one goroutine (the executor's worker); the results come on the reader
 // goroutine.
 type appendConn struct {
-	cfg    *Config
-	cn     *conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
+	cfg *Config
+	cn  *conn
+	br  *bufio.Reader
+	bw  *bufio.Writer
+	// window is how many APPENDs may be in flight (default 64); it may be
+	// changed after openAppendConn, before the first Append.
 	window int
-	slots  chan struct{} // one token per APPEND in flight
+	slots  chan struct{} // one token per APPEND in flight; made by windowSlots
 
 	// wmu is held while a command is being written, and by the reader
 	// before it fails the pending commands, so that a write in progress
@@ -220,10 +222,6 @@ func openAppendConn(ctx context.Context, cfg *Config) (*appendConn, error) {
 			return fail(a.connectErr(ctx, "CAPABILITY", err))
 		}
 	}
-	if a.window < 1 {
-		a.window = 1
-	}
-	a.slots = make(chan struct{}, a.window)
 	return a, nil
 }
 
@@ -421,8 +419,9 @@ func (a *appendConn) Append(ctx context.Context, req appendRequest) error {
 	}
 	stop := context.AfterFunc(ctx, func() { a.abort(context.Cause(ctx)) })
 	defer stop()
+	slots := a.windowSlots()
 	select {
-	case a.slots <- struct{}{}:
+	case slots <- struct{}{}:
 	case <-a.brokenCh:
 		return a.unusable()
 	}
@@ -447,6 +446,17 @@ func (a *appendConn) Append(ctx context.Context, req appendRequest) error {
 	// Any other write error ends the connection; the reader reports this
 	// request (outcome unknown) with the others.
 	return nil
+}
+
+// windowSlots returns the semaphore of APPENDs in flight, made on first
+// use so that the window field can be set after openAppendConn.
+func (a *appendConn) windowSlots() chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.slots == nil {
+		a.slots = make(chan struct{}, max(a.window, 1))
+	}
+	return a.slots
 }
 
 // Wait returns once every APPEND sent has its result (its Done has

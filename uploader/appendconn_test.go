@@ -1014,8 +1014,7 @@ func TestAppendConnWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	a.window = 4
-	a.slots = make(chan struct{}, 4)
+	a.window = 4 // as the executor sets it, after openAppendConn
 	r := newACResults()
 	msgs := acMessages(6, 100, 1000, 11)
 	done := make(chan []int)
@@ -1327,6 +1326,23 @@ func TestAppendConnCloseWithPending(t *testing.T) {
 	}
 	if err := a.Append(context.Background(), appendRequest{Mailbox: "INBOX", Data: []byte("x\r\n"), Done: func(appendResult) { t.Error("Done after Close") }}); !errors.Is(err, errConnClosed) {
 		t.Errorf("Append after Close = %v", err)
+	}
+}
+
+// TestAppendConnPlainMem: AUTHENTICATE PLAIN with SASL-IR (RFC 4616,
+// RFC 4959) against go-imap's server, accepted and refused.
+func TestAppendConnPlainMem(t *testing.T) {
+	cfg, _ := acMemServer(t, imap.CapSet{imap.CapIMAP4rev1: {}})
+	cfg.Mechanism = MechPlain
+	a, err := openAppendConn(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	cfg.Password = "wrong-s3cret"
+	_, err = openAppendConn(context.Background(), cfg)
+	if !errors.Is(err, ErrAuth) || strings.Contains(err.Error(), "wrong-s3cret") {
+		t.Fatalf("err = %v, want ErrAuth without the password", err)
 	}
 }
 
