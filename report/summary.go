@@ -3,94 +3,170 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode"
 )
 
 // WriteSummary writes the short terminal summary of rep: a table per
-// folder, the totals, and the problems.
+// folder with the totals, the headline sentence every document shows, and
+// the problems. Columns are aligned by display width (CJK names take two
+// cells a character) and control characters from names are shown as "?",
+// so an archive cannot move the cursor or recolour the terminal.
 func WriteSummary(w io.Writer, rep *Report) error {
 	ew := &errWriter{w: w}
-	if rep.Command == CommandScan {
+	switch {
+	case len(rep.Folders) == 0: // nothing to tabulate
+	case rep.Command == CommandScan:
 		writeScanTable(ew, rep)
-	} else {
+	case rep.Command == CommandVerify:
+		writeVerifyTable(ew, rep)
+	default:
 		writeMigrateTable(ew, rep)
 	}
+	if len(rep.Folders) > 0 {
+		fmt.Fprintln(ew)
+	}
+	fmt.Fprintf(ew, "%s\n", termSafe(headline(rep)))
+	if n := len(rep.Ignored); n > 0 {
+		fmt.Fprintf(ew, "%s ignored (not mail).\n", plural(n, "file", "files"))
+	}
 	writeProblems(ew, rep, 20)
-	if rep.StatusText != "" {
-		fmt.Fprintf(ew, "\n%s\n", rep.StatusText)
+	if rep.StatusText != "" && rep.Status != StatusFailed { // a failure's text is the headline
+		fmt.Fprintf(ew, "\n%s\n", termSafe(rep.StatusText))
 	}
 	return ew.err
 }
 
 func writeScanTable(w io.Writer, rep *Report) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "FOLDER\tFORMAT\tMESSAGES\tSIZE\tNO MSG-ID\tDUP MSG-IDS\tDELETED\tOLDEST\tNEWEST\tPROBLEMS\t")
+	t := newTextTable("FOLDER", "FORMAT", "MESSAGES>", "SIZE>", "NO MSG-ID>", "DUP MSG-IDS>", "DELETED>", "OLDEST", "NEWEST", "PROBLEMS>")
 	row := func(name, format string, c Counters, s Stats) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t\n", name, format, c.Found, HumanBytes(c.Bytes),
-			s.MissingMessageID, s.DuplicateMessageIDs, s.Deleted, day(s.Oldest), day(s.Newest), s.Problems)
+		t.add(name, format, num(c.Found), HumanBytes(c.Bytes), num(s.MissingMessageID), num(s.DuplicateMessageIDs),
+			num(s.Deleted), day(s.Oldest), day(s.Newest), num(s.Problems))
 	}
 	for _, f := range rep.Folders {
 		row(f.Source, f.Format, f.Counters, f.Stats)
 	}
 	row("TOTAL", "", rep.Totals.Counters, rep.Totals.Stats)
-	tw.Flush()
-	fmt.Fprintf(w, "\n%d folders, %d messages (%s)", len(rep.Folders), rep.Totals.Found, HumanBytes(rep.Totals.Bytes))
-	if n := rep.Totals.DuplicatesInSource; n > 0 {
-		fmt.Fprintf(w, ", %d duplicates within a folder", n)
-	}
-	if n := rep.Totals.Skipped; n > 0 {
-		fmt.Fprintf(w, ", %d would be skipped", n)
-	}
-	if n := len(rep.Ignored); n > 0 {
-		fmt.Fprintf(w, "; %d files ignored (not mail)", n)
-	}
-	fmt.Fprintln(w, ".")
+	t.write(w)
 }
 
 func writeMigrateTable(w io.Writer, rep *Report) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "SOURCE FOLDER\tTARGET\tFOUND\tDUP IN SOURCE\tON SERVER\tTO UPLOAD\tUPLOADED\tSKIPPED\tFAILED\tSIZE TO UPLOAD\t")
+	head := []string{"SOURCE FOLDER", "TARGET", "FOUND>", "DUP IN SOURCE>", "ON SERVER>", "TO UPLOAD>", "UPLOADED>", "SKIPPED>", "FAILED>", "SIZE TO UPLOAD>"}
+	if rep.DryRun {
+		head = slices.Delete(head, 6, 7)
+	}
+	t := newTextTable(head...)
 	row := func(src, target string, c Counters) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", src, target, c.Found, c.DuplicatesInSource,
-			c.AlreadyOnServer, c.ToUpload, c.Uploaded, c.Skipped, c.Failed, HumanBytes(c.BytesToUpload))
+		cells := []string{src, target, num(c.Found), num(c.DuplicatesInSource), num(c.AlreadyOnServer), num(c.ToUpload),
+			num(c.Uploaded), num(c.Skipped), num(c.Failed), HumanBytes(c.BytesToUpload)}
+		if rep.DryRun {
+			cells = slices.Delete(cells, 6, 7)
+		}
+		t.add(cells...)
 	}
 	for _, f := range rep.Folders {
-		t := f.Target
+		tg := f.Target
 		if f.Create {
-			t += " (new)"
+			tg += " (new)"
 		}
-		row(f.Source, t, f.Counters)
+		row(f.Source, tg, f.Counters)
 	}
 	row("TOTAL", "", rep.Totals.Counters)
-	tw.Flush()
-	t := rep.Totals
-	switch {
-	case rep.Command == CommandVerify && rep.Verify != nil:
-		v := rep.Verify
-		fmt.Fprintf(w, "\nverify: %d checked, %d present, %d missing, %d with different flags.\n", v.Checked, v.Present, v.Missing, v.FlagsDiffer)
-	case rep.DryRun:
-		fmt.Fprintf(w, "\ndry run: nothing was written. A run would upload %d messages (%s)", t.ToUpload, HumanBytes(t.BytesToUpload))
-		if n := countCreate(rep); n > 0 {
-			fmt.Fprintf(w, " and create %d folders", n)
+	t.write(w)
+}
+
+func writeVerifyTable(w io.Writer, rep *Report) {
+	t := newTextTable("SOURCE FOLDER", "TARGET", "FOUND>", "CHECKED>", "PRESENT>", "MISSING>", "FLAGS DIFFER>", "NOT CHECKED>")
+	rows := folderRows(rep)
+	for _, f := range rows {
+		v := f.Verify
+		t.add(f.Source, f.Target, num(f.Found), num(v.Checked), num(v.Present), num(v.Missing), num(v.FlagsDiffer), num(v.NotExpected))
+	}
+	v := verifySum(rows)
+	t.add("TOTAL", "", num(rep.Totals.Found), num(v.Checked), num(v.Present), num(v.Missing), num(v.FlagsDiffer), num(v.NotExpected))
+	t.write(w)
+}
+
+// textTable lays out a table for a terminal: columns two spaces apart,
+// aligned by display width; a heading ending in ">" marks a right-aligned
+// (number) column.
+type textTable struct {
+	rows  [][]string
+	right []bool
+}
+
+func newTextTable(headings ...string) *textTable {
+	t := &textTable{right: make([]bool, len(headings))}
+	head := make([]string, len(headings))
+	for i, h := range headings {
+		head[i] = strings.TrimSuffix(h, ">")
+		t.right[i] = head[i] != h
+	}
+	t.rows = append(t.rows, head)
+	return t
+}
+
+func (t *textTable) add(cells ...string) {
+	for i := range cells {
+		cells[i] = termSafe(cells[i])
+	}
+	t.rows = append(t.rows, cells)
+}
+
+func (t *textTable) write(w io.Writer) {
+	widths := make([]int, len(t.right))
+	for _, r := range t.rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], displayWidth(c))
 		}
-		fmt.Fprintln(w, ".")
-	default:
-		fmt.Fprintf(w, "\nuploaded %d of %d messages (%s)", t.Uploaded, t.ToUpload, HumanBytes(t.BytesUploaded))
-		if t.Failed > 0 {
-			fmt.Fprintf(w, "; %d failed", t.Failed)
+	}
+	var b strings.Builder
+	for _, r := range t.rows {
+		b.Reset()
+		for i, c := range r {
+			pad := strings.Repeat(" ", widths[i]-displayWidth(c))
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if t.right[i] {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
 		}
-		fmt.Fprintln(w, ".")
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }
 
-func countCreate(rep *Report) int {
+// termSafe replaces control characters (C0, DEL, C1: escape sequences,
+// line breaks) with "?".
+func termSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// displayWidth is how many terminal cells s takes: East Asian wide and
+// fullwidth characters take two, combining marks none (after Markus
+// Kuhn's wcwidth).
+func displayWidth(s string) int {
 	n := 0
-	seen := map[string]bool{}
-	for _, f := range rep.Folders {
-		if f.Create && !seen[f.Target] {
-			seen[f.Target] = true
+	for _, r := range s {
+		switch {
+		case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		case r >= 0x1100 && (r <= 0x115f || r == 0x2329 || r == 0x232a ||
+			(r >= 0x2e80 && r <= 0xa4cf && r != 0x303f) || (r >= 0xac00 && r <= 0xd7a3) ||
+			(r >= 0xf900 && r <= 0xfaff) || (r >= 0xfe30 && r <= 0xfe6f) ||
+			(r >= 0xff00 && r <= 0xff60) || (r >= 0xffe0 && r <= 0xffe6) ||
+			(r >= 0x1f300 && r <= 0x1f64f) || (r >= 0x1f900 && r <= 0x1f9ff) ||
+			(r >= 0x20000 && r <= 0x3fffd)):
+			n += 2
+		default:
 			n++
 		}
 	}
@@ -98,40 +174,120 @@ func countCreate(rep *Report) int {
 }
 
 func writeProblems(w io.Writer, rep *Report, max int) {
-	var lines []string
+	items := problemItems(rep)
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nProblems (%d):\n", len(items))
+	for i, p := range items {
+		if i == max {
+			fmt.Fprintf(w, "  ... and %d more (see the report)\n", len(items)-max)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", termSafe(p.String()))
+	}
+}
+
+// Kinds of problemItem.
+const (
+	problemUnreadable  = "could not be read"
+	problemNotUploaded = "not uploaded"
+	problemMissing     = "missing"
+	problemFlags       = "flags differ"
+)
+
+// A problemItem is one entry of the problem list that the summary, the
+// Markdown and the HTML report show: a part of the source that could not
+// be read, a message that failed, or one that verify did not find as
+// expected on the server.
+type problemItem struct {
+	Kind   string // problemUnreadable, problemNotUploaded, problemMissing, problemFlags
+	Where  string // file and position, or the message's location
+	What   string // the error, the server's refusal, what differs
+	Target string // the server folder, for missing and flags differ
+}
+
+// String is the problem on one line, as the terminal summary shows it.
+func (p problemItem) String() string {
+	var what string
+	switch p.Kind {
+	case problemNotUploaded:
+		what = "not uploaded: " + p.What
+	case problemMissing, problemFlags:
+		what = fmt.Sprintf("%s on the server (%s)", p.Kind, p.Target)
+		if p.What != "" {
+			what += ": " + p.What
+		}
+	default:
+		what = p.What
+	}
+	if p.Where == "" {
+		return what
+	}
+	return p.Where + ": " + what
+}
+
+// Title is the kind of problem, for the documents' problem lists.
+func (p problemItem) Title() string {
+	switch p.Kind {
+	case problemUnreadable:
+		return "Could not be read"
+	case problemNotUploaded:
+		return "Not uploaded"
+	case problemMissing:
+		return "Missing on the server"
+	case problemFlags:
+		return "Flags differ"
+	}
+	return p.Kind
+}
+
+// Detail is what happened, for the documents' problem lists, which show
+// the kind and the place apart.
+func (p problemItem) Detail() string {
+	switch p.Kind {
+	case problemMissing:
+		return "not found in the server folder " + p.Target
+	case problemFlags:
+		d := "in the server folder " + p.Target
+		if p.What != "" {
+			d += ": " + p.What
+		}
+		return d
+	}
+	return p.What
+}
+
+// problemItems lists the problems of rep: the file problems first, then
+// the failed and the missing messages in source order.
+func problemItems(rep *Report) []problemItem {
+	var items []problemItem
 	for _, p := range rep.Problems {
-		lines = append(lines, problemLine(p))
+		items = append(items, problemItem{Kind: problemUnreadable, Where: problemWhere(p), What: p.Error})
 	}
 	for i := range rep.Messages {
 		m := &rep.Messages[i]
 		if m.Decision() == DecisionFailed {
-			lines = append(lines, fmt.Sprintf("%s: not uploaded: %s", m.Location(), m.Reason))
+			items = append(items, problemItem{Kind: problemNotUploaded, Where: m.Location(), What: m.Reason, Target: m.Target})
 		}
-		if m.Verified == "missing" || m.Verified == "flags differ" {
-			lines = append(lines, fmt.Sprintf("%s: %s on the server (%s)", m.Location(), m.Verified, m.Target))
+		switch m.Verified {
+		case "missing":
+			items = append(items, problemItem{Kind: problemMissing, Where: m.Location(), Target: m.Target})
+		case "flags differ":
+			items = append(items, problemItem{Kind: problemFlags, Where: m.Location(), What: m.Reason, Target: m.Target})
 		}
 	}
-	if len(lines) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\nProblems (%d):\n", len(lines))
-	for i, l := range lines {
-		if i == max {
-			fmt.Fprintf(w, "  ... and %d more (see the report)\n", len(lines)-max)
-			break
-		}
-		fmt.Fprintf(w, "  %s\n", l)
-	}
+	return items
 }
 
-func problemLine(p Problem) string {
+func problemWhere(p Problem) string {
 	switch {
 	case p.Offset < 0 || p.Path == "":
-		return strings.TrimPrefix(fmt.Sprintf("%s: %s", p.Path, p.Error), ": ")
+		return p.Path
 	case p.Index > 0:
-		return fmt.Sprintf("%s: message %d at byte %d: %s", p.Path, p.Index, p.Offset, p.Error)
+		return fmt.Sprintf("%s: message %d at byte %d", p.Path, p.Index, p.Offset)
 	default:
-		return fmt.Sprintf("%s: at byte %d: %s", p.Path, p.Offset, p.Error)
+		return fmt.Sprintf("%s: at byte %d", p.Path, p.Offset)
 	}
 }
 
