@@ -52,6 +52,7 @@ type recordingProxy struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
 	seen []proxied
+	own  []proxied // what Chromium asked for showing a blank page
 }
 
 type proxied struct{ method, host, path string }
@@ -94,11 +95,20 @@ func (p *recordingProxy) pageRequests() []string {
 	defer p.mu.Unlock()
 	var out []string
 	for _, r := range p.seen {
-		if !slices.Contains(chromiumOwn, r) {
+		if !slices.Contains(chromiumOwn, r) && !slices.Contains(p.own, r) {
 			out = append(out, r.String())
 		}
 	}
 	return out
+}
+
+// learnOwn takes the requests seen since the last reset as Chromium's
+// own: they were made for a blank page.
+func (p *recordingProxy) learnOwn() []proxied {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.own = append(p.own, p.seen...)
+	return p.seen
 }
 
 func (p *recordingProxy) reset() {
@@ -163,6 +173,18 @@ func TestHTMLInBrowser(t *testing.T) {
 	bin := chromium(t)
 	proxy := newRecordingProxy(t)
 	dir := t.TempDir()
+
+	// What Chromium asks for itself, whatever the page (beyond the known
+	// chromiumOwn), is learnt from a blank page.
+	t.Run("blank page", func(t *testing.T) {
+		proxy.reset()
+		blank := filepath.Join(dir, "blank.html")
+		if err := os.WriteFile(blank, []byte("<!DOCTYPE html><title>blank</title>"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		runChromium(t, bin, proxy, blank, "--dump-dom")
+		t.Logf("Chromium's own requests: %v", proxy.learnOwn())
+	})
 
 	// The proxy must see what a page asks from the network, or the check
 	// that reports ask nothing would prove nothing.
