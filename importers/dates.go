@@ -20,9 +20,11 @@ var weekdays = map[string]bool{"mon": true, "tue": true, "wed": true, "thu": tru
 // line ending). The date is the ctime(3) form "Www Mmm dd hh:mm:ss yyyy";
 // writers in the wild also omit the weekday or the seconds, put a zone name
 // before the year ("... 17:06:23 PST 2008") or a numeric zone after it
-// ("... 2008 +0200"), and append "remote from host" (UUCP). The sender may
-// hold spaces (pipermail writes "jjl at pobox.com"). The date has no zone
-// unless the line gives a numeric one; loc is used then.
+// ("... 2008 +0200"), and append "remote from host" (UUCP). Thunderbird
+// templates put the day first and the time last ("Sun 24 Jan 2016
+// 21:57:32"). The sender may hold spaces (pipermail writes "jjl at
+// pobox.com"). The date has no zone unless the line gives a numeric one;
+// loc is used then.
 //
 // It reports ok only when the line starts with "From " and a complete date
 // follows; sender is what stands between "From " and the date ("-" for
@@ -32,9 +34,15 @@ func parseFromLine(line []byte, loc *time.Location) (sender string, t time.Time,
 		return "", time.Time{}, false
 	}
 	f := strings.Fields(string(line[5:]))
-	for m := 0; m+3 < len(f); m++ {
+	for m := 0; m+2 < len(f); m++ {
 		mon, isMonth := months[strings.ToLower(f[m])]
 		if !isMonth || len(f[m]) != 3 {
+			continue
+		}
+		if t, start, ok := parseDayFirst(f, m, mon, loc); ok {
+			return strings.Join(f[:start], " "), t, true
+		}
+		if m+3 >= len(f) {
 			continue
 		}
 		day, err := strconv.Atoi(f[m+1])
@@ -70,6 +78,34 @@ func parseFromLine(line []byte, loc *time.Location) (sender string, t time.Time,
 		return sender, time.Date(year, mon, day, hh, mm, ss, 0, l), true
 	}
 	return "", time.Time{}, false
+}
+
+// parseDayFirst parses the day-first form of a From_ line date, "[Www] dd
+// Mmm yyyy hh:mm[:ss] [zone]", whose month is f[m]. start is the index of
+// its first field.
+func parseDayFirst(f []string, m int, mon time.Month, loc *time.Location) (t time.Time, start int, ok bool) {
+	if m < 1 || m+2 >= len(f) || !isYear(f[m+1]) {
+		return time.Time{}, 0, false
+	}
+	day, err := strconv.Atoi(f[m-1])
+	if err != nil || day < 1 || day > 31 {
+		return time.Time{}, 0, false
+	}
+	hh, mm, ss, ok := parseClock(f[m+2])
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	year, _ := strconv.Atoi(f[m+1])
+	if m+3 < len(f) {
+		if z, ok := parseNumericZone(f[m+3]); ok {
+			loc = z
+		}
+	}
+	start = m - 1
+	if start > 0 && weekdays[strings.ToLower(f[start-1])] {
+		start--
+	}
+	return time.Date(year, mon, day, hh, mm, ss, 0, loc), start, true
 }
 
 func parseClock(s string) (hh, mm, ss int, ok bool) {
@@ -130,8 +166,28 @@ func parseNumericZone(s string) (*time.Location, bool) {
 // parseMailDate parses an RFC 5322 date-time as found in Date: headers and
 // at the end of Received: headers, forgiving the usual deviations (comments,
 // missing weekday or seconds, obsolete zone names, two-digit years,
-// surrounding junk).
+// surrounding junk). The obsolete US zone names of RFC 5322 §4.3 (EST,
+// EDT, ... PDT) get their offsets; Go's parser would read them as +0000.
 func parseMailDate(v string) (time.Time, bool) {
+	t, ok := parseMailDateLayouts(v)
+	if !ok {
+		return t, false
+	}
+	if name, off := t.Zone(); off == 0 {
+		if h, known := obsZones[name]; known {
+			y, mo, d := t.Date()
+			hh, mm, ss := t.Clock()
+			t = time.Date(y, mo, d, hh, mm, ss, t.Nanosecond(), time.FixedZone(name, h*3600))
+		}
+	}
+	return t, true
+}
+
+// obsZones are the zone names RFC 5322 §4.3 defines, with their offsets in
+// hours.
+var obsZones = map[string]int{"EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
+
+func parseMailDateLayouts(v string) (time.Time, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, false

@@ -100,13 +100,30 @@ func forEachField(header []byte, fn func(name, value []byte) bool) {
 		if colon <= 0 {
 			continue
 		}
-		name := bytes.TrimRight(field[:colon], " \t")
-		value := bytes.TrimLeft(field[colon+1:], " \t")
-		value = bytes.TrimRight(value, "\r\n")
+		name := trimRightBytes(field[:colon], ' ', '\t')
+		value := trimLeftBytes(field[colon+1:], ' ', '\t')
+		value = trimRightBytes(value, '\r', '\n')
 		if !fn(name, value) {
 			return
 		}
 	}
+}
+
+// trimLeftBytes and trimRightBytes are bytes.TrimLeft and bytes.TrimRight
+// with a cutset of two bytes, without building the cutset each time: they
+// run for every header field of every message.
+func trimLeftBytes(b []byte, c1, c2 byte) []byte {
+	for len(b) > 0 && (b[0] == c1 || b[0] == c2) {
+		b = b[1:]
+	}
+	return b
+}
+
+func trimRightBytes(b []byte, c1, c2 byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == c1 || b[len(b)-1] == c2) {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // headerValue returns the raw value of the first field called name

@@ -1,25 +1,1154 @@
 package importers
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 )
 
-// STUB: being written. Contract:
+// This file reads mbox files, every flavour with one streaming reader,
+// deciding per message:
+//
+//   - mboxo and mboxrd: body lines ">From ", ">>From "... were quoted by the
+//     writer; one ">" is removed from each (the mboxrd reading, which is also
+//     what Dovecot and mutt do with mboxo files).
+//   - mboxcl and mboxcl2: a message whose Content-Length header is right
+//     (the body of that many bytes is followed by blank lines and a From_
+//     line, or by the end of the file) ends there, whatever From lines its
+//     body holds. If such a body holds bare From lines, the writer did not
+//     quote (mboxcl2) and nothing is unquoted. A wrong Content-Length is
+//     ignored, with a warning.
+//   - MMDF: messages between "\x01\x01\x01\x01" lines.
+//
+// A message is found in two steps that never disagree: the streaming scan
+// finds where each message ends (mboxReader), and buildMboxMessage turns the
+// bytes of one message, and nothing else, into a Message. readMboxMessage
+// calls the same buildMboxMessage on the same bytes read again, so it gives
+// the same result as the scan.
+
+const (
+	// mboxChunk is how much is read from the file at a time.
+	mboxChunk = 1 << 20
+	// mboxProbe is how much is read ahead of a Content-Length to check that
+	// the message really ends there.
+	mboxProbe = 64 << 10
+	mmdfDelim = "\x01\x01\x01\x01"
+)
+
+var mboxBOM = []byte("\xef\xbb\xbf")
+
+// errMboxChanged is wrapped by readMboxMessage's error when the bytes at a
+// location are no longer the message the scan found there.
+var errMboxChanged = errors.New("the file changed since it was scanned: no message at this position any more")
+
+// mboxKind says how a message starts.
+type mboxKind int
+
+const (
+	kindEOF     mboxKind = iota // no message: the end of the file
+	kindMbox                    // a From_ line
+	kindMMDF                    // an MMDF delimiter line
+	kindOrphan                  // text after an MMDF message with no delimiter before it
+	kindNotMbox                 // the file does not start like an mbox
+)
 
 // readMbox reads the mbox file f.Path and calls h.Message for each message,
 // in file order. Problems with single messages or the file go to h.Problem;
 // the error is only for h's own errors and cancellation.
 func readMbox(ctx context.Context, f *Folder, opts *Options, h *Handler) error {
-	return errors.New("mbox: not implemented")
+	file, err := os.Open(f.Path)
+	if err != nil {
+		h.problem(f.Path, -1, 0, "cannot open: %v", mboxPathErr(err))
+		return nil
+	}
+	defer file.Close()
+	return scanMbox(ctx, f, file, opts, h)
+}
+
+// mboxPathErr drops the operation and path from an *fs.PathError, which the
+// Problem already names.
+func mboxPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// mboxSource is what the scanner reads: an *os.File, or a test double.
+type mboxSource interface {
+	io.Reader
+	io.ReaderAt
+}
+
+// errMboxRead stops the scan of a file after a read error.
+var errMboxRead = errors.New("read error")
+
+// mboxReader holds a window of the file, from the start of the current
+// message to the last byte read. It grows only while one message is longer
+// than what is buffered, so memory follows the largest message, not the
+// file.
+type mboxReader struct {
+	src   mboxSource
+	chunk int    // how much to read at a time (mboxChunk; tests use less)
+	buf   []byte // file bytes from base; the window is buf[start:]
+	start int
+	base  int64
+	eof   bool
+	rerr  error // the read error that stopped reading
+	rpos  int64 // file offset where it happened
+	probe []byte
+	from  fromSearch
+	stats mboxStats // of the current message, as findSeparator went
+	loc   *time.Location
+	// The date of the last From_ line the scan parsed, at file offset
+	// fromOff, for build to reuse.
+	fromOff  int64
+	fromDate time.Time
+	fromOK   bool
+}
+
+// win returns the window: the bytes from the current message on.
+func (r *mboxReader) win() []byte { return r.buf[r.start:] }
+
+// off returns the file offset of the window's first byte.
+func (r *mboxReader) off() int64 { return r.base + int64(r.start) }
+
+// more reads more bytes into the window. It returns errMboxRead after a
+// read error, and nil otherwise (r.eof tells whether anything was added).
+func (r *mboxReader) more() error {
+	for !r.eof {
+		if r.rerr != nil {
+			return errMboxRead
+		}
+		if cap(r.buf)-len(r.buf) < r.chunk {
+			// Move the window to the front, or into a larger buffer, so
+			// that at least its own size plus a chunk is free: each byte
+			// is then copied a bounded number of times.
+			n := len(r.buf) - r.start
+			if 2*n+r.chunk <= cap(r.buf) {
+				copy(r.buf, r.buf[r.start:])
+				r.buf = r.buf[:n]
+			} else {
+				nb := make([]byte, n, 2*n+2*r.chunk)
+				copy(nb, r.buf[r.start:])
+				r.buf = nb
+			}
+			r.base += int64(r.start)
+			r.start = 0
+		}
+		k, err := r.src.Read(r.buf[len(r.buf):cap(r.buf)])
+		r.buf = r.buf[:len(r.buf)+k]
+		if err == io.EOF {
+			r.eof = true
+		} else if err != nil {
+			r.rerr = err
+			r.rpos = r.base + int64(len(r.buf))
+		}
+		if k > 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// lineAt returns the line that starts at window index i, without its LF,
+// and the index after its LF, reading until the line is complete or the
+// file ends. ok is false when i is at the end of the file.
+func (r *mboxReader) lineAt(i int) (line []byte, next int, ok bool, err error) {
+	from := i
+	for {
+		w := r.win()
+		if k := bytes.IndexByte(w[from:], '\n'); k >= 0 {
+			return w[i : from+k], from + k + 1, true, nil
+		}
+		if r.eof {
+			if i >= len(w) {
+				return nil, len(w), false, nil
+			}
+			return w[i:], len(w), true, nil
+		}
+		from = len(w)
+		if err := r.more(); err != nil {
+			return nil, 0, false, err
+		}
+	}
+}
+
+// scanMbox reads the messages of src, an mbox file; see readMbox.
+func scanMbox(ctx context.Context, f *Folder, src mboxSource, opts *Options, h *Handler) error {
+	return scanMboxChunked(ctx, f, src, mboxChunk, opts, h)
+}
+
+// scanMboxChunked is scanMbox reading chunk bytes at a time.
+func scanMboxChunked(ctx context.Context, f *Folder, src mboxSource, chunk int, opts *Options, h *Handler) error {
+	r := &mboxReader{src: src, chunk: chunk, loc: opts.mboxLocation(), fromOff: -1}
+	b := &mboxBuilder{opts: opts}
+
+	// Leading junk: a UTF-8 BOM, then empty lines.
+	for len(r.win()) < len(mboxBOM) && !r.eof {
+		if err := r.more(); err != nil {
+			h.problem(f.Path, 0, 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
+			return nil
+		}
+	}
+	i := 0
+	if bytes.HasPrefix(r.win(), mboxBOM) {
+		i = len(mboxBOM)
+	}
+	s, kind, err := r.nextStart(i, true)
+	if err != nil {
+		h.problem(f.Path, r.off(), 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
+		return nil
+	}
+	if kind == kindNotMbox {
+		h.problem(f.Path, r.off()+int64(s), 0, "not an mbox file: the first line is neither a From_ line nor an MMDF delimiter")
+		return nil
+	}
+	r.start += s
+
+	for index := 1; kind != kindEOF; index++ {
+		if err := canceled(ctx); err != nil {
+			return err
+		}
+		var end int
+		next := kindMbox
+		switch kind {
+		case kindMbox:
+			end, err = r.mboxEnd()
+			if end == len(r.win()) && r.eof {
+				next = kindEOF
+			}
+		default:
+			end, next, err = r.mmdfEnd(kind)
+		}
+		if err != nil {
+			h.problem(f.Path, r.off(), index, "read error at byte %d: %v; the rest of the file was not read", r.rpos, mboxPathErr(r.rerr))
+			return nil
+		}
+		w := r.win()
+		m := &Message{
+			Folder: f,
+			Loc:    Location{Path: f.Path, Offset: r.off(), Length: int64(end), Index: index},
+		}
+		var st *mboxStats
+		if kind == kindMbox && r.stats.end == end {
+			st = &r.stats
+		}
+		b.build(m, w[:end], kind, r.eof && end == len(w), st)
+		if err := h.message(m); err != nil {
+			return err
+		}
+		r.start += end
+		kind = next
+	}
+	return nil
+}
+
+// nextStart finds where the next message starts at or after window index
+// i, which is at a line start: after the leading junk of the file
+// (fileStart) or after an MMDF message's closing delimiter. It skips empty
+// lines, and MMDF delimiter lines that enclose nothing but empty lines.
+func (r *mboxReader) nextStart(i int, fileStart bool) (int, mboxKind, error) {
+	for {
+		line, next, ok, err := r.lineAt(i)
+		if err != nil {
+			return 0, 0, err
+		}
+		if !ok {
+			return i, kindEOF, nil
+		}
+		switch {
+		case isMboxBlankLine(line):
+			i = next
+		case isMMDFDelimLine(line):
+			j := next
+			for {
+				l2, n2, ok2, err := r.lineAt(j)
+				if err != nil {
+					return 0, 0, err
+				}
+				if !ok2 {
+					return j, kindEOF, nil
+				}
+				if isMMDFDelimLine(l2) {
+					i = j
+					break
+				}
+				if !isMboxBlankLine(l2) {
+					return i, kindMMDF, nil
+				}
+				j = n2
+			}
+		default:
+			strong, weak := r.fromLineAt(i, line)
+			if strong || weak && !fileStart {
+				return i, kindMbox, nil
+			}
+			if weak {
+				// At the start of a file a dateless From_ line must be
+				// followed by a header field: "From here on" is not mail.
+				l2, _, ok2, err := r.lineAt(next)
+				if err != nil {
+					return 0, 0, err
+				}
+				if ok2 && isFieldLine(mboxTrimCR(l2)) {
+					return i, kindMbox, nil
+				}
+			}
+			if fileStart {
+				return i, kindNotMbox, nil
+			}
+			return i, kindOrphan, nil
+		}
+	}
+}
+
+// mboxEnd returns the length of the message whose From_ line starts the
+// window: up to the next separator, or to where a right Content-Length says
+// it ends.
+func (r *mboxReader) mboxEnd() (int, error) {
+	_, fromEnd, _, err := r.lineAt(0)
+	if err != nil {
+		return 0, err
+	}
+	end, err := r.findSeparator(fromEnd)
+	if err != nil {
+		return 0, err
+	}
+	w := r.win()
+	content := w[fromEnd:end]
+	header, body := SplitHeader(content)
+	st := &r.stats
+	st.headerEnd, st.bodyStart = fromEnd+len(header), end-len(body)
+	st.cl, st.hasCL = headerValue(header, "Content-Length")
+	if !st.hasCL {
+		return end, nil
+	}
+	n, ok := parseContentLength(st.cl)
+	if !ok {
+		return end, nil
+	}
+	bodyStart := st.bodyStart
+	if n <= int64(end-bodyStart) {
+		// The body it declares ends inside what the scan found: it is
+		// right if blank lines then a From_ line follow (a From_ line with
+		// no empty line before it, which the scan does not trust alone).
+		p := mboxSkipBlankLines(w[:end], bodyStart+int(n))
+		if p == end {
+			return end, nil
+		}
+		if line, _, _, _ := r.lineAt(p); isFromShaped(line) {
+			return p, nil
+		}
+		return end, nil
+	}
+	if end == len(w) && r.eof {
+		return end, nil // past the end of the file
+	}
+	// The declared body runs over what the scan took for separators: look
+	// there without buffering what lies in between.
+	m, ok, err := r.landing(r.off() + int64(bodyStart) + n)
+	if err != nil || !ok {
+		return end, err
+	}
+	for int64(len(r.win())) < m && !r.eof {
+		if err := r.more(); err != nil {
+			return 0, err
+		}
+	}
+	if int64(len(r.win())) < m {
+		return end, nil // the file shrank under us
+	}
+	return int(m), nil
+}
+
+// mboxScanBlock is how much findSeparator searches at a time, so that the
+// counting after it finds the bytes still in the CPU cache.
+const mboxScanBlock = 64 << 10
+
+// mboxStats is what findSeparator learns about the content of a message
+// (the bytes after its From_ line) as it goes, so that building the
+// message need not read them all again: window indexes of quoted and bare
+// From lines, and line ending counts.
+type mboxStats struct {
+	from, end int   // the content the stats are about: window [from, end)
+	lf, crlf  int   // LFs, and LFs preceded by a CR
+	quotes    []int // the first '>' of each line matching ^>+From
+	bare      []int // each line starting with "From " that is not a separator
+	// The header block of the content, as SplitHeader splits it: its
+	// length, where the body starts (window indexes), and its
+	// Content-Length field.
+	headerEnd, bodyStart int
+	cl                   []byte
+	hasCL                bool
+	// The date of the message's own From_ line, when the scan parsed it.
+	date             time.Time
+	dateOK, dateKnow bool
+}
+
+// count adds the line endings of w[a:b] to the stats. A CRLF counts with
+// the block that holds its LF.
+func (st *mboxStats) count(w []byte, a, b int) {
+	if a >= b {
+		return
+	}
+	st.lf += bytes.Count(w[a:b], []byte{'\n'})
+	if a > st.from && w[a-1] == '\r' && w[a] == '\n' {
+		st.crlf++
+	}
+	if bytes.IndexByte(w[a:b], '\r') >= 0 {
+		st.crlf += bytes.Count(w[a:b], []byte("\r\n"))
+	}
+}
+
+// findSeparator returns the window index of the first separator line after
+// window index from (a line start right after a LF), or the window's
+// length at the end of the file, and leaves in r.stats what it saw of the
+// content in between.
+//
+// It searches for "From " (see fromSearch) block by block and looks at the
+// byte before each: a LF (a separator, or a bare From line), or a '>' (a
+// quoted From line).
+func (r *mboxReader) findSeparator(from int) (int, error) {
+	st := &r.stats
+	st.from, st.end, st.lf, st.crlf = from, from, 0, 0
+	st.quotes, st.bare = st.quotes[:0], st.bare[:0]
+	st.dateKnow = r.fromOff == r.off()
+	st.date, st.dateOK = r.fromDate, r.fromOK
+	if from == 0 || from > len(r.win()) {
+		st.from, st.end = len(r.win()), len(r.win())
+		return len(r.win()), nil
+	}
+	pos, counted := from, from
+	for {
+		w := r.win()
+		end := min(len(w), pos+mboxScanBlock)
+		k := r.from.index(w[pos:end])
+		if k < 0 {
+			if end == len(w) && r.eof {
+				st.count(w, counted, end)
+				st.end = end
+				return end, nil
+			}
+			// A "From " may start in the last 4 bytes and end after them.
+			next := max(pos, end-len("From"))
+			st.count(w, counted, next)
+			counted = next
+			if end == len(w) {
+				if err := r.more(); err != nil {
+					return 0, err
+				}
+			}
+			pos = next
+			continue
+		}
+		c := pos + k
+		st.count(w, counted, c)
+		counted = c
+		switch w[c-1] {
+		case '\n':
+			sep, err := r.isSeparator(c)
+			if err != nil {
+				return 0, err
+			}
+			if sep {
+				st.end = c
+				return c, nil
+			}
+			st.bare = append(st.bare, c)
+		case '>':
+			j := c - 1
+			for w[j-1] == '>' {
+				j--
+			}
+			if w[j-1] == '\n' {
+				st.quotes = append(st.quotes, j)
+			}
+		}
+		pos = c + 1
+	}
+}
+
+// isSeparator reports whether the line at window index c, which starts
+// with "From " after a LF, is a From_ line. A line with a date is. A
+// dateless one ("From -", "From ", "From id@host") is when a header field
+// follows it and either an empty line comes before it, or what follows is
+// a whole header block with a field every message has: Netscape wrote bare
+// "From - " lines right after a MIME closing boundary, with no empty line.
+func (r *mboxReader) isSeparator(c int) (bool, error) {
+	line, next, _, err := r.lineAt(c)
+	if err != nil {
+		return false, err
+	}
+	strong, weak := r.fromLineAt(c, line)
+	if strong {
+		return true, nil
+	}
+	if !weak {
+		return false, nil
+	}
+	l2, _, ok, err := r.lineAt(next)
+	if err != nil || !ok || !isFieldLine(mboxTrimCR(l2)) {
+		return false, err
+	}
+	if mboxAfterBlankLine(r.win(), c) {
+		return true, nil
+	}
+	return r.headerBlockAt(next)
+}
+
+// mboxHeaderBlockLines bounds how far headerBlockAt looks.
+const mboxHeaderBlockLines = 500
+
+// headerBlockAt reports whether the lines from window index i form a
+// header block (fields and their continuations up to an empty line or the
+// end of the file) with one of the fields every delivered message has.
+func (r *mboxReader) headerBlockAt(i int) (bool, error) {
+	known := false
+	for n := 0; n < mboxHeaderBlockLines; n++ {
+		line, next, ok, err := r.lineAt(i)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return known, nil
+		}
+		l := mboxTrimCR(line)
+		switch {
+		case len(l) == 0:
+			return known, nil
+		case l[0] == ' ' || l[0] == '\t':
+			if n == 0 {
+				return false, nil
+			}
+		case !isFieldLine(l):
+			return false, nil
+		default:
+			name := bytes.TrimRight(l[:bytes.IndexByte(l, ':')], " \t")
+			for _, k := range []string{"Return-Path", "Received", "From", "Date", "Message-ID", "Subject"} {
+				if equalFold(name, k) {
+					known = true
+				}
+			}
+		}
+		i = next
+	}
+	return false, nil
+}
+
+// landing reports whether the file, at offset at, holds blank lines and
+// then a From_ line or the end of the file, and returns the window index
+// where the next message would start.
+func (r *mboxReader) landing(at int64) (int64, bool, error) {
+	if at < 1 {
+		return 0, false, nil
+	}
+	if r.probe == nil {
+		r.probe = make([]byte, mboxProbe)
+	}
+	// Read from one byte early: getting that byte tells at <= file size.
+	n, err := r.src.ReadAt(r.probe, at-1)
+	if err != nil && err != io.EOF {
+		r.rerr, r.rpos = err, at-1
+		return 0, false, errMboxRead
+	}
+	if n == 0 {
+		return 0, false, nil
+	}
+	p := r.probe[1:n]
+	atEOF := n < len(r.probe)
+	i := mboxSkipBlankLines(p, 0)
+	if i == len(p) {
+		return at + int64(i) - r.off(), atEOF, nil
+	}
+	nl := bytes.IndexByte(p[i:], '\n')
+	if nl < 0 && !atEOF {
+		return 0, false, nil
+	}
+	line := p[i:]
+	if nl >= 0 {
+		line = p[i : i+nl]
+	}
+	if !isFromShaped(line) {
+		return 0, false, nil
+	}
+	return at + int64(i) - r.off(), true, nil
+}
+
+// mmdfEnd returns the length of the MMDF message at the window start
+// (kindMMDF: its opening delimiter; kindOrphan: text after a closing
+// delimiter with no opening one), through its closing delimiter and the
+// empty lines after it, and how the next message starts.
+func (r *mboxReader) mmdfEnd(kind mboxKind) (int, mboxKind, error) {
+	// Search for "\n" + delimiter from the LF that ends the opening
+	// delimiter line. An orphan's first line is never a delimiter.
+	pos := 0
+	if kind == kindMMDF {
+		_, next, _, err := r.lineAt(0)
+		if err != nil {
+			return 0, 0, err
+		}
+		pos = next - 1
+	}
+	for {
+		w := r.win()
+		k := bytes.Index(w[pos:], []byte("\n"+mmdfDelim))
+		if k < 0 {
+			if r.eof {
+				return len(w), kindEOF, nil
+			}
+			pos = max(pos, len(w)-len(mmdfDelim))
+			if err := r.more(); err != nil {
+				return 0, 0, err
+			}
+			continue
+		}
+		c := pos + k + 1
+		line, next, _, err := r.lineAt(c)
+		if err != nil {
+			return 0, 0, err
+		}
+		if isMMDFDelimLine(line) {
+			return r.nextStart(next, false)
+		}
+		pos = c
+	}
+}
+
+// isMboxBlankLine reports whether line (without its LF) is empty.
+func isMboxBlankLine(line []byte) bool {
+	return len(line) == 0 || len(line) == 1 && line[0] == '\r'
+}
+
+// isMMDFDelimLine reports whether line (without its LF) is an MMDF delimiter.
+func isMMDFDelimLine(line []byte) bool {
+	return string(mboxTrimCR(line)) == mmdfDelim
+}
+
+func mboxTrimCR(line []byte) []byte {
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		return line[:len(line)-1]
+	}
+	return line
+}
+
+// fromLineShape classifies a line (without its LF) that may be a From_
+// line: strong when parseFromLine finds a date in it; weak when it has no
+// date but the shape of a dateless separator: "From" and at most one word
+// ("From ", "From -", "From ???@???", "From 1844347792267117879@xxx").
+// Prose such as "From Russia with love" is neither.
+func fromLineShape(line []byte) (strong, weak bool) {
+	if !bytes.HasPrefix(line, []byte("From ")) {
+		return false, false
+	}
+	if _, _, ok := parseFromLine(mboxTrimCR(line), time.UTC); ok {
+		return true, false
+	}
+	return false, weakFromShape(line)
+}
+
+// weakFromShape reports whether line, "From " and what follows, has at
+// most one word after "From".
+func weakFromShape(line []byte) bool {
+	words := 0
+	inWord := false
+	for _, c := range line[5:] {
+		if c == ' ' || c == '\t' || c == '\r' {
+			inWord = false
+			continue
+		}
+		if !inWord {
+			words++
+			inWord = true
+		}
+	}
+	return words <= 1
+}
+
+// fromLineAt is fromLineShape for the line at window index c, remembering
+// the date it found.
+func (r *mboxReader) fromLineAt(c int, line []byte) (strong, weak bool) {
+	if !bytes.HasPrefix(line, []byte("From ")) {
+		return false, false
+	}
+	_, t, ok := parseFromLine(mboxTrimCR(line), r.loc)
+	r.fromOff, r.fromDate, r.fromOK = r.off()+int64(c), t, ok
+	if ok {
+		return true, false
+	}
+	return false, weakFromShape(line)
+}
+
+// isFromShaped reports whether line is a From_ line by its shape alone.
+func isFromShaped(line []byte) bool {
+	strong, weak := fromLineShape(line)
+	return strong || weak
+}
+
+// mboxAfterBlankLine reports whether the line starting at w[c] follows an
+// empty line.
+func mboxAfterBlankLine(w []byte, c int) bool {
+	switch {
+	case c >= 2 && w[c-2] == '\n':
+		return true
+	case c >= 3 && w[c-2] == '\r' && w[c-3] == '\n':
+		return true
+	}
+	return false
+}
+
+// mboxSkipBlankLines returns the index after the empty lines (LF or CRLF) that
+// start at b[i].
+func mboxSkipBlankLines(b []byte, i int) int {
+	for i < len(b) {
+		switch {
+		case b[i] == '\n':
+			i++
+		case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
+			i += 2
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// parseContentLength parses a Content-Length value.
+func parseContentLength(v []byte) (int64, bool) {
+	n, err := strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// mboxBuilder turns the bytes of one message into a Message, reusing its
+// buffers from one message to the next.
+type mboxBuilder struct {
+	opts    *Options
+	from    fromSearch
+	quotes  []int
+	scratch []byte
+	data    []byte
+}
+
+// build fills m from seg, the bytes of one message as the scan delimited
+// it (From_ line or MMDF delimiter included, up to the next message). kind
+// says how seg starts; atEOF that it ends at the end of the file. The
+// result depends on nothing else: st, when not nil, holds what the scan
+// already knows of seg's content (indexes in seg), which saves reading it
+// again, and gives the same result.
+func (b *mboxBuilder) build(m *Message, seg []byte, kind mboxKind, atEOF bool, st *mboxStats) {
+	var raw []byte
+	unquote := false
+	contentStart := 0
+	// For kindMbox, the header block's length and where the body starts,
+	// in the content (after the From_ line).
+	hdrLen, bodyAt := -1, -1
+	warn := func(format string, args ...any) {
+		m.Warnings = append(m.Warnings, fmt.Sprintf(format, args...))
+	}
+	switch kind {
+	case kindMbox:
+		var fromLine, content []byte
+		if nl := bytes.IndexByte(seg, '\n'); nl >= 0 {
+			fromLine, content = seg[:nl], seg[nl+1:]
+			contentStart = nl + 1
+		} else {
+			fromLine = seg
+			warn("cut short at the end of the file: nothing after the From_ line")
+		}
+		if st != nil && st.dateKnow {
+			if st.dateOK {
+				m.Date, m.DateSource = st.date, DateFromLine
+			}
+		} else if _, t, ok := parseFromLine(mboxTrimCR(fromLine), b.opts.mboxLocation()); ok {
+			m.Date, m.DateSource = t, DateFromLine
+		}
+		if len(content) > 0 && content[len(content)-1] != '\n' {
+			warn("cut short at the end of the file: the last line has no newline")
+		}
+		raw = mboxTrimSeparatorLine(content)
+		unquote = true
+		var header, body, v []byte
+		var ok bool
+		if st != nil {
+			header, body = seg[contentStart:st.headerEnd], seg[st.bodyStart:]
+			v, ok = st.cl, st.hasCL
+		} else {
+			header, body = SplitHeader(content)
+			v, ok = headerValue(header, "Content-Length")
+		}
+		hdrLen, bodyAt = len(header), len(content)-len(body)
+		if ok {
+			bodyLen := int64(len(body))
+			n, ok := parseContentLength(v)
+			switch {
+			case !ok:
+				warn("Content-Length %q is not a number; ignored", unfold(v))
+			case n <= bodyLen && mboxSkipBlankLines(body, int(n)) == len(body):
+				// mboxcl/mboxcl2: the Content-Length delimits the
+				// message. Bare From lines in its body mean the writer
+				// did not quote (mboxcl2).
+				if hasBareFrom(body, contentStart+len(content)-len(body), st) {
+					unquote = false
+				}
+			case n > bodyLen && atEOF:
+				warn("cut short at the end of the file: Content-Length is %d but the body has %d bytes", n, bodyLen)
+			default:
+				warn("Content-Length %d does not match where the message ends (the body has %d bytes); ignored", n, bodyLen)
+			}
+		}
+	default: // kindMMDF, kindOrphan
+		content := seg
+		if kind == kindMMDF {
+			if nl := bytes.IndexByte(content, '\n'); nl >= 0 {
+				content = content[nl+1:]
+			} else {
+				content = nil
+			}
+		} else {
+			warn("no MMDF delimiter before this message")
+		}
+		// Writers such as Python's mailbox.MMDF put a From_ line first.
+		if nl := bytes.IndexByte(content, '\n'); nl >= 0 && isFromShaped(content[:nl]) {
+			if _, t, ok := parseFromLine(mboxTrimCR(content[:nl]), b.opts.mboxLocation()); ok {
+				m.Date, m.DateSource = t, DateFromLine
+			}
+			content = content[nl+1:]
+		}
+		raw = content
+		if c := findMMDFDelim(content); c >= 0 {
+			raw = content[:c]
+		} else {
+			warn("cut short at the end of the file: no closing MMDF delimiter")
+		}
+	}
+
+	var quotes []int
+	if unquote {
+		b.quotes = b.quotes[:0]
+		if st != nil {
+			for _, q := range st.quotes {
+				b.quotes = append(b.quotes, q-contentStart)
+			}
+		} else {
+			b.quotes = b.from.quotes(raw, b.quotes)
+		}
+		quotes = b.quotes
+	}
+	if st != nil {
+		// crlfSize(raw), from the counts of the content: raw lacks the
+		// trailing empty line ("\n" or "\r\n") when there was one.
+		lf, crlf := st.lf, st.crlf
+		switch len(seg) - contentStart - len(raw) {
+		case 1:
+			lf--
+		case 2:
+			lf, crlf = lf-1, crlf-1
+		}
+		m.Size = int64(len(raw)+lf-crlf) - int64(len(quotes))
+	} else {
+		m.Size = crlfSize(raw) - int64(len(quotes))
+	}
+	if b.opts.WantData {
+		b.data = appendUnquotedCRLF(b.data[:0], raw, quotes)
+		m.Data = b.data
+	}
+
+	// The header block of raw is that of the content (raw only lacks a
+	// trailing empty line), so the scan's split serves.
+	var header, body []byte
+	if hdrLen >= 0 {
+		header, body = raw[:hdrLen], raw[min(bodyAt, len(raw)):]
+	} else {
+		header, body = SplitHeader(raw)
+	}
+	if len(quotes) > 0 {
+		hEnd := len(raw) - len(body)
+		if quotes[0] < hEnd {
+			// A quoted line inside the header block: split again after
+			// unquoting all of it.
+			b.scratch = mboxUnquoteInto(b.scratch[:0], raw, quotes, 0)
+			header, body = SplitHeader(b.scratch)
+		} else if v, ok := headerValue(header, "Message-ID"); !ok || NormalizeMessageID(string(v)) == "" {
+			// The fingerprint covers the body as uploaded.
+			b.scratch = mboxUnquoteInto(b.scratch[:0], raw, quotes, hEnd)
+			body = b.scratch
+		}
+	}
+	switch {
+	case len(raw) == 0:
+		warn("the message is empty")
+	case len(header) == 0:
+		warn("the message has no header fields")
+	}
+	m.Flags, m.Deleted = mboxFlags(header)
+	setHeaderFields(m, header, body)
+}
+
+// hasBareFrom reports whether body, which starts at index at of the
+// message, holds a line starting with "From ". st, when not nil, lists them.
+func hasBareFrom(body []byte, at int, st *mboxStats) bool {
+	if st == nil {
+		return bytes.HasPrefix(body, []byte("From ")) || bytes.Contains(body, []byte("\nFrom "))
+	}
+	for _, p := range st.bare {
+		if p >= at {
+			return true
+		}
+	}
+	return false
+}
+
+// mboxTrimSeparatorLine removes the one empty line an mbox writer puts before
+// the next From_ line, if content ends with an empty line.
+func mboxTrimSeparatorLine(content []byte) []byte {
+	n := len(content)
+	switch {
+	case n >= 2 && content[n-1] == '\n' && content[n-2] == '\n':
+		return content[:n-1]
+	case n >= 3 && content[n-1] == '\n' && content[n-2] == '\r' && content[n-3] == '\n':
+		return content[:n-2]
+	case n == 1 && content[0] == '\n':
+		return content[:0]
+	case n == 2 && content[0] == '\r' && content[1] == '\n':
+		return content[:0]
+	}
+	return content
+}
+
+// findMMDFDelim returns the index of the first MMDF delimiter line in
+// content (which starts at a line start), or -1.
+func findMMDFDelim(content []byte) int {
+	c := -1
+	if bytes.HasPrefix(content, []byte(mmdfDelim)) {
+		c = 0
+	}
+	for {
+		if c >= 0 {
+			line := content[c:]
+			if nl := bytes.IndexByte(line, '\n'); nl >= 0 {
+				line = line[:nl]
+			}
+			if isMMDFDelimLine(line) {
+				return c
+			}
+		}
+		from := max(c, 0)
+		k := bytes.Index(content[from:], []byte("\n"+mmdfDelim))
+		if k < 0 {
+			return -1
+		}
+		c = from + k + 1
+	}
+}
+
+// quotes appends to dst the index of the first ">" of every quoted From
+// line of raw (a line matching ^>+From ), the byte unquoting removes.
+func (st *fromSearch) quotes(raw []byte, dst []int) []int {
+	for i := 0; ; {
+		k := st.index(raw[i:])
+		if k < 0 {
+			return dst
+		}
+		p := i + k
+		j := p
+		for j > 0 && raw[j-1] == '>' {
+			j--
+		}
+		if j < p && (j == 0 || raw[j-1] == '\n') {
+			dst = append(dst, j)
+		}
+		i = p + len("From ")
+	}
+}
+
+// fromSearch finds "From " as bytes.Index does, faster on mail. Searching
+// for "\nFrom " or ">From " would stop bytes.Index at every line or quoted
+// line; "From " itself stops it at every F, one byte in 64 of base64. So
+// it looks for the F where F is rare (text), and for the space where
+// spaces are rare (base64 has none), switching when one gets dense. Either
+// way the result is the first "From " of s.
+type fromSearch struct {
+	space  bool // looking for the space of "From ", not its F
+	misses int  // candidates that were not "From " since the last check
+	span   int  // bytes those candidates were apart, in total
+}
+
+// fromSearchCheck is how many misses fromSearch waits before it checks
+// whether the other byte would be rarer; fromSearchDense is the average
+// distance between misses below which it switches.
+const (
+	fromSearchCheck = 32
+	fromSearchDense = 128
+)
+
+// index returns the index of the first "From " in s, or -1.
+func (st *fromSearch) index(s []byte) int {
+	for i := 0; ; {
+		var j, skipped int
+		if st.space {
+			if len(s)-i < len("From ") {
+				return -1
+			}
+			k := bytes.IndexByte(s[i+4:], ' ')
+			if k < 0 {
+				return -1
+			}
+			j, skipped = i+k, k+1
+			if string(s[j:j+4]) == "From" {
+				return j
+			}
+		} else {
+			k := bytes.IndexByte(s[i:], 'F')
+			if k < 0 {
+				return -1
+			}
+			j, skipped = i+k, k+1
+			if len(s)-j >= len("From ") && string(s[j+1:j+5]) == "rom " {
+				return j
+			}
+		}
+		i = j + 1
+		st.misses++
+		st.span += skipped
+		if st.misses == fromSearchCheck {
+			if st.span < fromSearchCheck*fromSearchDense {
+				st.space = !st.space
+			}
+			st.misses, st.span = 0, 0
+		}
+	}
+}
+
+// appendUnquotedCRLF appends raw to dst without the bytes at the indexes
+// quotes, with every bare LF turned into CRLF.
+func appendUnquotedCRLF(dst, raw []byte, quotes []int) []byte {
+	prev := 0
+	for _, q := range quotes {
+		dst = appendCRLF(dst, raw[prev:q])
+		prev = q + 1
+	}
+	return appendCRLF(dst, raw[prev:])
+}
+
+// mboxUnquoteInto appends raw[from:] to dst without the bytes at the indexes
+// quotes.
+func mboxUnquoteInto(dst, raw []byte, quotes []int, from int) []byte {
+	prev := from
+	for _, q := range quotes {
+		if q < from {
+			continue
+		}
+		dst = append(dst, raw[prev:q]...)
+		prev = q + 1
+	}
+	return append(dst, raw[prev:]...)
 }
 
 // readMboxMessage reads again the message at loc (Offset, Length as Walk
 // reported them), with Data.
 func readMboxMessage(loc Location, opts *Options) (*Message, error) {
-	return nil, errors.New("mbox: not implemented")
+	o := *opts
+	o.WantData = true
+	where := func(err error) error {
+		return fmt.Errorf("mbox %s: message %d at byte %d: %w", loc.Path, loc.Index, loc.Offset, err)
+	}
+	if loc.Offset < 0 || loc.Length <= 0 {
+		return nil, where(fmt.Errorf("invalid location (length %d)", loc.Length))
+	}
+	file, err := os.Open(loc.Path)
+	if err != nil {
+		return nil, where(mboxPathErr(err))
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		return nil, where(mboxPathErr(err))
+	}
+	size := st.Size()
+	if loc.Offset+loc.Length > size {
+		return nil, where(fmt.Errorf("%w (the file has %d bytes, the message was to end at byte %d)", errMboxChanged, size, loc.Offset+loc.Length))
+	}
+	seg := make([]byte, loc.Length)
+	if _, err := file.ReadAt(seg, loc.Offset); err != nil {
+		return nil, where(fmt.Errorf("read error: %w", mboxPathErr(err)))
+	}
+	atEOF := loc.Offset+loc.Length == size
+
+	first := seg
+	if nl := bytes.IndexByte(seg, '\n'); nl >= 0 {
+		first = seg[:nl]
+	}
+	var kind mboxKind
+	switch {
+	case isFromShaped(first):
+		kind = kindMbox
+	case isMMDFDelimLine(first):
+		kind = kindMMDF
+	default:
+		// Text after an MMDF message: a delimiter line or an empty line
+		// comes before it.
+		var prev [6]byte
+		n := 0
+		if loc.Offset >= 2 {
+			from := max(loc.Offset-6, 0)
+			n, _ = file.ReadAt(prev[:loc.Offset-from], from)
+		}
+		p := prev[:n]
+		if !bytes.HasSuffix(p, []byte(mmdfDelim+"\n")) && !bytes.HasSuffix(p, []byte(mmdfDelim+"\r\n")) &&
+			!bytes.HasSuffix(p, []byte("\n\n")) && !bytes.HasSuffix(p, []byte("\n\r\n")) {
+			return nil, where(errMboxChanged)
+		}
+		kind = kindOrphan
+	}
+	if !atEOF {
+		// Something starts right after this message: after an mbox
+		// message, always a From_ line.
+		var next [len("From ")]byte
+		n, _ := file.ReadAt(next[:], loc.Offset+loc.Length)
+		if n == 0 || kind == kindMbox && string(next[:n]) != "From " {
+			return nil, where(errMboxChanged)
+		}
+	}
+	m := &Message{Loc: loc}
+	b := &mboxBuilder{opts: &o}
+	b.build(m, seg, kind, atEOF, nil)
+	return m, nil
 }
 
 // sniffMbox reports whether head, the first bytes of a file (up to 4 KiB),
 // is the start of an mbox (or MMDF) file.
-func sniffMbox(head []byte) bool { return false }
+func sniffMbox(head []byte) bool {
+	head = bytes.TrimPrefix(head, mboxBOM)
+	line, rest := mboxNextLine(head)
+	for isMboxBlankLine(line) && len(rest) > 0 {
+		line, rest = mboxNextLine(rest)
+	}
+	if isMMDFDelimLine(line) {
+		return true
+	}
+	strong, weak := fromLineShape(line)
+	if strong {
+		return true
+	}
+	if !weak {
+		return false
+	}
+	next, _ := mboxNextLine(rest)
+	return isFieldLine(mboxTrimCR(next))
+}
+
+// mboxNextLine splits b after its first line, returning the line without its LF.
+func mboxNextLine(b []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
+}
