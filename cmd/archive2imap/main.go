@@ -33,9 +33,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	// After the first signal, a second one kills at once.
 	context.AfterFunc(ctx, stop)
-	root := newRootCmd(stdin, stdout, stderr)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	var err error
+	if len(args) == 0 {
+		// Nothing to do: a usage error (cobra would print the help and
+		// succeed), so that a script calling it wrongly does not pass.
+		err = usagef(errors.New("missing command: scan, migrate, verify or demo (see archive2imap --help)"))
+	} else {
+		root := newRootCmd(stdin, stdout, stderr)
+		root.SetArgs(args)
+		err = root.ExecuteContext(ctx)
+	}
 	code := exitCode(err)
 	if err != nil && !errors.Is(err, errSilent) {
 		fmt.Fprintf(stderr, "archive2imap: %s\n", userMessage(err))
