@@ -61,6 +61,10 @@ func userMessage(err error) string {
 // minArgs is cobra.MinimumNArgs returning a usage error.
 func minArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
+		// The refused --password flag is explained before anything else.
+		if f := cmd.Flags().Lookup("password"); f != nil && f.Changed {
+			return errNoPasswordFlag
+		}
 		if len(args) < n {
 			return usagef(fmt.Errorf("missing %s (see %s --help)", what, cmd.CommandPath()))
 		}

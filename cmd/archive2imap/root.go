@@ -49,6 +49,10 @@ practice server, or "archive2imap scan ARCHIVE" to inventory an archive.`,
 	root.SetErr(stderr)
 	root.SetVersionTemplate("archive2imap {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// --password is refused on every command, not only unknown.
+		if err.Error() == "unknown flag: --password" {
+			return errNoPasswordFlag
+		}
 		return usagef(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
 	root.AddCommand(newScanCmd(s), newMigrateCmd(s), newVerifyCmd(s), newDemoCmd(s))

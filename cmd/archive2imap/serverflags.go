@@ -52,12 +52,16 @@ func (f *serverFlags) register(fs *pflag.FlagSet) {
 	fs.MarkHidden("password")
 }
 
+// errNoPasswordFlag explains why --password is refused, on every command
+// and wherever on the command line it is given.
+var errNoPasswordFlag = usagef(errors.New("there is no --password flag, because a password on the command line can be read by other users of this computer; use --password-file FILE, the " + passwordEnv + " environment variable, or type it when asked"))
+
 // config builds the uploader configuration, reading the secret from a
 // file, the environment or the terminal. It never waits for input that
 // cannot come: without a password and without a terminal it fails at once.
 func (f *serverFlags) config(fs *pflag.FlagSet, s *streams) (*uploader.Config, error) {
 	if fs.Changed("password") {
-		return nil, usagef(errors.New("there is no --password flag, because a password on the command line can be read by other users of this computer; use --password-file FILE, the " + passwordEnv + " environment variable, or type it when asked"))
+		return nil, errNoPasswordFlag
 	}
 	if f.host == "" {
 		return nil, usagef(errors.New("--host is required (the IMAP server's name)"))
