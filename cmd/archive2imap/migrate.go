@@ -116,6 +116,9 @@ func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, pat
 		return err
 	}
 	cfg.DryRun = opts.dryRun
+	if err := checkSources(paths); err != nil {
+		return err
+	}
 	out, err := opts.output.open(s)
 	if err != nil {
 		return err

@@ -44,6 +44,9 @@ func runScan(ctx context.Context, opts scanOptions, paths []string, s *streams) 
 	if err != nil {
 		return err
 	}
+	if err := checkSources(paths); err != nil {
+		return err
+	}
 	out, err := opts.output.open(s)
 	if err != nil {
 		return err

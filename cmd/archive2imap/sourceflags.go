@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -43,4 +46,15 @@ func (f *sourceFlags) planOptions() (plan.Options, error) {
 		opts.Import.MboxLocation = loc
 	}
 	return opts, nil
+}
+
+// checkSources fails at once, before any reading or connecting, when a
+// source path does not exist; the walk of the archives finds the rest.
+func checkSources(paths []string) error {
+	for _, p := range paths {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: %w", p, importers.ErrNotFound)
+		}
+	}
+	return nil
 }

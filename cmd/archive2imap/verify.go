@@ -59,6 +59,9 @@ func runVerify(ctx context.Context, opts verifyOptions, fs *pflag.FlagSet, paths
 		return err
 	}
 	cfg.DryRun = true // verify never writes
+	if err := checkSources(paths); err != nil {
+		return err
+	}
 	out, err := opts.output.open(s)
 	if err != nil {
 		return err
