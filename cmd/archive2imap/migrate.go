@@ -124,6 +124,9 @@ func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, pat
 		return err
 	}
 	defer out.close()
+	if err := checkLogin(ctx, cfg); err != nil {
+		return err
+	}
 	popts.Progress = out.progress
 	rep, err := plan.Inventory(ctx, paths, popts)
 	if err != nil {
@@ -148,6 +151,19 @@ func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, pat
 		})
 	}
 	return finishRun(ctx, out, rep, report.CommandMigrate, runErr)
+}
+
+// checkLogin connects and logs in before the archives are read, which
+// can take minutes: a wrong password or an unreachable server is reported
+// at once. The connection is not kept, as a server may drop it while the
+// archives are read.
+func checkLogin(ctx context.Context, cfg *uploader.Config) error {
+	cl, err := uploader.Connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	cl.Close()
+	return nil
 }
 
 // finishRun sets the report's status from how the run ended, writes the

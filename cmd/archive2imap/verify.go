@@ -67,6 +67,9 @@ func runVerify(ctx context.Context, opts verifyOptions, fs *pflag.FlagSet, paths
 		return err
 	}
 	defer out.close()
+	if err := checkLogin(ctx, cfg); err != nil {
+		return err
+	}
 	popts.Progress = out.progress
 	rep, err := plan.Inventory(ctx, paths, popts)
 	if err != nil {
