@@ -104,17 +104,21 @@ func (p *barProgress) finishLocked() {
 }
 
 // logProgress writes plain log lines, for when stderr is not a terminal:
-// one at the start and end of each phase and one every 10 seconds.
+// one at the start and end of each phase and one every 10 seconds. A phase
+// whose size is not known in advance (scanning) is announced when its
+// first message comes, so a run that stops before any work (a source that
+// holds no mail) prints its one error line and nothing else.
 type logProgress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	phase string
-	start time.Time
-	last  time.Time
-	n     int
-	bytes int64
-	total int
-	open  bool
+	mu      sync.Mutex
+	w       io.Writer
+	phase   string
+	start   time.Time
+	last    time.Time
+	n       int
+	bytes   int64
+	total   int
+	open    bool
+	pending bool // open, but the start line is not written yet
 }
 
 func newLogProgress(w io.Writer) *logProgress { return &logProgress{w: w} }
@@ -123,18 +127,27 @@ func (p *logProgress) Start(phase string, total int, totalBytes int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.finishLocked()
-	p.phase, p.total, p.n, p.bytes, p.open = phase, total, 0, 0, true
+	p.phase, p.total, p.n, p.bytes, p.open, p.pending = phase, total, 0, 0, true, false
 	p.start, p.last = time.Now(), time.Now()
 	if total > 0 {
 		fmt.Fprintf(p.w, "%s: %d messages (%s)\n", phase, total, report.HumanBytes(totalBytes))
 	} else {
-		fmt.Fprintf(p.w, "%s...\n", phase)
+		p.pending = true
+	}
+}
+
+// announceLocked writes the start line of a phase of unknown size.
+func (p *logProgress) announceLocked() {
+	if p.pending {
+		p.pending = false
+		fmt.Fprintf(p.w, "%s...\n", p.phase)
 	}
 }
 
 func (p *logProgress) Add(n int, bytes int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.announceLocked()
 	p.n += n
 	p.bytes += bytes
 	if time.Since(p.last) >= 10*time.Second {
@@ -158,6 +171,7 @@ func (p *logProgress) rateLocked() string {
 func (p *logProgress) Logf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.announceLocked()
 	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
@@ -168,8 +182,8 @@ func (p *logProgress) Finish() {
 }
 
 func (p *logProgress) finishLocked() {
-	if p.open {
+	if p.open && !p.pending {
 		fmt.Fprintf(p.w, "%s done: %s in %s\n", p.phase, p.rateLocked(), time.Since(p.start).Round(time.Millisecond))
-		p.open = false
 	}
+	p.open, p.pending = false, false
 }
