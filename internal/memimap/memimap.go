@@ -13,6 +13,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -289,11 +290,36 @@ func (x *xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
 	return nil, true, nil
 }
 
-// AppendLimit is what imapserver checks before it reads a literal; it
-// then answers NO without reading a non-synchronizing literal, which
-// desynchronizes the connection. So it is kept out of the way, and the
-// advertised limit is enforced in Append, after the literal is read.
-func (sess *session) AppendLimit() uint32 { return 1<<32 - 1 }
+// AppendLimit is asked by imapserver for two things: the APPENDLIMIT=n it
+// advertises in CAPABILITY, and the check it makes before it reads an
+// APPEND's literal. That check answers NO without reading a
+// non-synchronizing literal, which desynchronizes the connection (the
+// literal is then read as commands); real servers read and discard it. So
+// the configured limit is what CAPABILITY advertises, no limit is what
+// handleAppend checks, and Append enforces the limit after the literal is
+// read. (Returning no limit to both, as before, advertised
+// APPENDLIMIT=4294967295 and clients never learnt the real one.)
+func (sess *session) AppendLimit() uint32 {
+	if lim := sess.s.opts.AppendLimit; lim > 0 && !calledFromAppend() {
+		return lim
+	}
+	return 1<<32 - 1
+}
+
+// calledFromAppend reports whether imapserver's APPEND handler is asking.
+func calledFromAppend() bool {
+	pc := make([]uintptr, 16)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(3, pc)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, ".handleAppend") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
 
 func (sess *session) Create(name string, options *imap.CreateOptions) error {
 	if err := sess.UserSession.Create(name, options); err != nil {
