@@ -68,6 +68,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	boxes  map[string][]imap.MailboxAttr // name -> special-use attributes
+	subs   map[string]bool               // subscribed names
 	closed bool
 	done   chan struct{}
 }
@@ -80,7 +81,7 @@ func Start(opts Options) (*Server, error) {
 	if opts.SpecialUse == nil {
 		opts.SpecialUse = DefaultSpecialUse
 	}
-	s := &Server{opts: opts, boxes: make(map[string][]imap.MailboxAttr), done: make(chan struct{})}
+	s := &Server{opts: opts, boxes: make(map[string][]imap.MailboxAttr), subs: make(map[string]bool), done: make(chan struct{})}
 	s.user = imapmemserver.NewUser(opts.User, opts.Password)
 	if err := s.create("INBOX", nil); err != nil {
 		return nil, err
@@ -90,6 +91,7 @@ func Start(opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.user.Subscribe(name)
+		s.subs[name] = true
 	}
 	for _, name := range opts.Folders {
 		if err := s.create(name, nil); err != nil {
@@ -355,8 +357,32 @@ func (sess *session) Rename(old, new string, options *imap.RenameOptions) error 
 	return nil
 }
 
+// Subscribe and Unsubscribe keep the subscriptions List needs (it
+// replaces imapmemserver's, which knew them).
+func (sess *session) Subscribe(name string) error {
+	if err := sess.UserSession.Subscribe(name); err != nil {
+		return err
+	}
+	sess.s.mu.Lock()
+	sess.s.subs[name] = true
+	sess.s.mu.Unlock()
+	return nil
+}
+
+func (sess *session) Unsubscribe(name string) error {
+	if err := sess.UserSession.Unsubscribe(name); err != nil {
+		return err
+	}
+	sess.s.mu.Lock()
+	delete(sess.s.subs, name)
+	sess.s.mu.Unlock()
+	return nil
+}
+
 // List lists the mailboxes with their special-use attributes, which
-// imapmemserver cannot hold.
+// imapmemserver cannot hold, and their subscriptions: LSUB and LIST
+// (SUBSCRIBED) list only the subscribed ones (RFC 3501 §6.3.9, RFC 5258
+// §3), with \Subscribed when asked (RETURN (SUBSCRIBED)).
 func (sess *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	if len(patterns) == 0 || (len(patterns) == 1 && patterns[0] == "") {
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: '/'})
@@ -375,11 +401,18 @@ func (sess *session) List(w *imapserver.ListWriter, ref string, patterns []strin
 		}
 		sess.s.mu.Lock()
 		special := sess.s.boxes[name]
+		subscribed := sess.s.subs[name]
 		sess.s.mu.Unlock()
 		if options.SelectSpecialUse && len(special) == 0 {
 			continue
 		}
+		if options.SelectSubscribed && !subscribed {
+			continue
+		}
 		data := &imap.ListData{Mailbox: name, Delim: '/'}
+		if subscribed && (options.SelectSubscribed || options.ReturnSubscribed) {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+		}
 		// Special-use attributes are sent whether or not RETURN
 		// (SPECIAL-USE) was asked, as Dovecot and Gmail do.
 		data.Attrs = append(data.Attrs, special...)
