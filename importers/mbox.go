@@ -28,10 +28,17 @@ import (
 //   - MMDF: messages between "\x01\x01\x01\x01" lines.
 //
 // A message is found in two steps that never disagree: the streaming scan
-// finds where each message ends (mboxReader), and buildMboxMessage turns the
-// bytes of one message, and nothing else, into a Message. readMboxMessage
-// calls the same buildMboxMessage on the same bytes read again, so it gives
-// the same result as the scan.
+// finds where each message ends (mboxReader), and mboxBuilder.build turns
+// the bytes of one message, and nothing else, into a Message.
+// readMboxMessage calls build on the same bytes read again, so it gives the
+// same result as the scan.
+//
+// The scan reads the file in chunks, a read running ahead in a goroutine
+// while the bytes before it are looked at, and looks at each block of
+// bytes once while it is in the CPU cache: it searches for "From " lines
+// and counts line endings (mboxStats). build takes those counts instead
+// of reading the message again, unless the upload bytes are wanted, so a
+// scan costs little more than reading the file.
 
 const (
 	// mboxChunk is how much is read from the file at a time.
@@ -92,22 +99,24 @@ type mboxSource interface {
 var errMboxRead = errors.New("read error")
 
 // mboxReader holds a window of the file, from the start of the current
-// message to the last byte read. It grows only while one message is longer
-// than what is buffered, so memory follows the largest message, not the
-// file.
+// message to the last byte read, in a buffer of a few chunks that grows
+// only while one message is longer than that: memory follows the largest
+// message, not the file.
 type mboxReader struct {
-	src   mboxSource
-	chunk int    // how much to read at a time (mboxChunk; tests use less)
-	buf   []byte // file bytes from base; the window is buf[start:]
-	start int
-	base  int64
-	eof   bool
-	rerr  error // the read error that stopped reading
-	rpos  int64 // file offset where it happened
-	probe []byte
-	from  fromSearch
-	stats mboxStats // of the current message, as findSeparator went
-	loc   *time.Location
+	src     mboxSource
+	chunk   int           // how much to read at a time (mboxChunk; tests use less)
+	pending bool          // a read into the free end of buf is running
+	done    chan mboxRead // where it reports
+	buf     []byte        // file bytes from base; the window is buf[start:]
+	start   int
+	base    int64
+	eof     bool
+	rerr    error // the read error that stopped reading
+	rpos    int64 // file offset where it happened
+	probe   []byte
+	from    fromSearch
+	stats   mboxStats // of the current message, as findSeparator went
+	loc     *time.Location
 	// The date of the last From_ line the scan parsed, at file offset
 	// fromOff, for build to reuse.
 	fromOff  int64
@@ -123,40 +132,100 @@ func (r *mboxReader) off() int64 { return r.base + int64(r.start) }
 
 // more reads more bytes into the window. It returns errMboxRead after a
 // read error, and nil otherwise (r.eof tells whether anything was added).
+//
+// Reading runs ahead: when there is room at the free end of the buffer,
+// the next read is started in a goroutine after bytes are added, so that
+// the file is read while the caller looks at what it has. That free end
+// and the window never overlap, and the buffer is only moved (compacted or
+// grown) when no read is running and the caller asks for more, that is
+// when the window holds little more than one message.
 func (r *mboxReader) more() error {
-	for !r.eof {
-		if r.rerr != nil {
+	for {
+		if r.rerr != nil && !r.pending {
 			return errMboxRead
 		}
-		if cap(r.buf)-len(r.buf) < r.chunk {
-			// Move the window to the front, or into a larger buffer, so
-			// that at least its own size plus a chunk is free: each byte
-			// is then copied a bounded number of times.
-			n := len(r.buf) - r.start
-			if 2*n+r.chunk <= cap(r.buf) {
-				copy(r.buf, r.buf[r.start:])
-				r.buf = r.buf[:n]
-			} else {
-				nb := make([]byte, n, 2*n+2*r.chunk)
-				copy(nb, r.buf[r.start:])
-				r.buf = nb
-			}
-			r.base += int64(r.start)
-			r.start = 0
+		if r.eof {
+			return nil
 		}
-		k, err := r.src.Read(r.buf[len(r.buf):cap(r.buf)])
-		r.buf = r.buf[:len(r.buf)+k]
-		if err == io.EOF {
-			r.eof = true
-		} else if err != nil {
-			r.rerr = err
-			r.rpos = r.base + int64(len(r.buf))
+		if !r.pending {
+			r.makeRoom()
+			r.startRead()
 		}
-		if k > 0 {
+		added := r.collect()
+		if !r.eof && r.rerr == nil && cap(r.buf)-len(r.buf) >= r.chunk {
+			r.startRead()
+		}
+		if added > 0 {
 			return nil
 		}
 	}
-	return nil
+}
+
+// mboxBufferChunks is the size of the buffer, in chunks, when messages are
+// small: room for the window and for reads ahead of it.
+const mboxBufferChunks = 8
+
+// makeRoom moves the window to the front of the buffer, or into a larger
+// one, so that at least a chunk is free after it; a buffer is replaced by
+// one at least twice the window's size, so each byte is copied a bounded
+// number of times. No read may be running.
+func (r *mboxReader) makeRoom() {
+	if cap(r.buf)-len(r.buf) >= r.chunk {
+		return
+	}
+	n := len(r.buf) - r.start
+	if 2*n+2*r.chunk <= cap(r.buf) {
+		copy(r.buf, r.buf[r.start:])
+		r.buf = r.buf[:n]
+	} else {
+		nb := make([]byte, n, max(2*n+2*r.chunk, mboxBufferChunks*r.chunk))
+		copy(nb, r.buf[r.start:])
+		r.buf = nb
+	}
+	r.base += int64(r.start)
+	r.start = 0
+}
+
+// mboxRead is the result of one read.
+type mboxRead struct {
+	n   int
+	err error
+}
+
+// startRead starts reading into the free end of the buffer.
+func (r *mboxReader) startRead() {
+	if r.done == nil {
+		r.done = make(chan mboxRead, 1)
+	}
+	dst := r.buf[len(r.buf):min(cap(r.buf), len(r.buf)+r.chunk)]
+	r.pending = true
+	go func() {
+		n, err := r.src.Read(dst)
+		r.done <- mboxRead{n, err}
+	}()
+}
+
+// collect waits for the running read and adds what it read to the window.
+func (r *mboxReader) collect() int {
+	res := <-r.done
+	r.pending = false
+	r.buf = r.buf[:len(r.buf)+res.n]
+	if res.err == io.EOF {
+		r.eof = true
+	} else if res.err != nil && r.rerr == nil {
+		r.rerr = res.err
+		r.rpos = r.base + int64(len(r.buf))
+	}
+	return res.n
+}
+
+// stop waits for a running read to finish, so that nothing reads the
+// source after the scan returns.
+func (r *mboxReader) stop() {
+	if r.pending {
+		<-r.done
+		r.pending = false
+	}
 }
 
 // lineAt returns the line that starts at window index i, without its LF,
@@ -190,6 +259,7 @@ func scanMbox(ctx context.Context, f *Folder, src mboxSource, opts *Options, h *
 // scanMboxChunked is scanMbox reading chunk bytes at a time.
 func scanMboxChunked(ctx context.Context, f *Folder, src mboxSource, chunk int, opts *Options, h *Handler) error {
 	r := &mboxReader{src: src, chunk: chunk, loc: opts.mboxLocation(), fromOff: -1}
+	defer r.stop()
 	b := &mboxBuilder{opts: opts}
 
 	// Leading junk: a UTF-8 BOM, then empty lines.
@@ -760,7 +830,7 @@ func (b *mboxBuilder) build(m *Message, seg []byte, kind mboxKind, atEOF bool, s
 			fromLine, content = seg[:nl], seg[nl+1:]
 			contentStart = nl + 1
 		} else {
-			fromLine = seg
+			fromLine, contentStart = seg, len(seg)
 			warn("cut short at the end of the file: nothing after the From_ line")
 		}
 		if st != nil && st.dateKnow {

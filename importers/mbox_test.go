@@ -1098,3 +1098,45 @@ func TestFromSearch(t *testing.T) {
 		t.Error("prose did not switch the search back to F")
 	}
 }
+
+// TestMboxDamagedEnds: files that end where a message has barely begun.
+func TestMboxDamagedEnds(t *testing.T) {
+	const from = "From a@example.com Mon Jan  1 00:00:00 2001"
+	tests := []struct {
+		name  string
+		file  string
+		data  string
+		warns []string
+	}{
+		{"From_ line only, no newline", from, "", []string{"nothing after the From_ line", "the message is empty"}},
+		{"From_ line only", from + "\n", "", []string{"the message is empty"}},
+		{"From_ line and the separator empty line", from + "\n\n", "", []string{"the message is empty"}},
+		{"header only, no empty line", from + "\nSubject: x\n", "Subject: x\n", nil},
+		{"header cut mid-line", from + "\nSubject: x", "Subject: x", []string{"the last line has no newline"}},
+		{"two From_ lines in a row: the first message is empty", from + "\n" + from + "\nSubject: x\n", "", []string{"the message is empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "x.mbox")
+			if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			run := checkMboxInvariants(t, path, Options{})
+			if len(run.msgs) == 0 || len(run.problems) != 0 {
+				t.Fatalf("%d messages, problems %v", len(run.msgs), run.problems)
+			}
+			m := run.msgs[0]
+			if string(m.Data) != crlf(tt.data) || len(m.Warnings) != len(tt.warns) {
+				t.Fatalf("Data %q, warnings %q; want %q, %q", m.Data, m.Warnings, crlf(tt.data), tt.warns)
+			}
+			for i, w := range tt.warns {
+				if !strings.Contains(m.Warnings[i], w) {
+					t.Errorf("warning %d: %q, want %q", i, m.Warnings[i], w)
+				}
+			}
+			if !m.Date.Equal(time.Date(2001, 1, 1, 0, 0, 0, 0, time.Local)) || m.DateSource != DateFromLine {
+				t.Errorf("Date %v (%s)", m.Date, m.DateSource)
+			}
+		})
+	}
+}
