@@ -12,9 +12,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 
 	"github.com/archive2imap/archive2imap/internal/memimap"
 )
@@ -376,5 +379,67 @@ func TestBinaryInterrupted(t *testing.T) {
 	if rep.Status != "interrupted" || !strings.Contains(rep.StatusText, "again") || rep.Totals.Uploaded >= rep.Totals.ToUpload {
 		t.Errorf("report: status %q (%q), %d of %d uploaded; want interrupted, a hint to rerun, not all uploaded",
 			rep.Status, rep.StatusText, rep.Totals.Uploaded, rep.Totals.ToUpload)
+	}
+}
+
+// The server refusing messages: one refused for good is a failed message
+// (exit 1, the server's words in the report, the rest uploaded); an
+// account that is full stops the run (exit 4, the report says so).
+func TestBinaryServerRefuses(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		refuse func(mailbox string, size int64) error
+		code   int
+		status string
+		last   string // the last line on standard error
+	}{
+		{"Exchange-style NO [TOOBIG] for the Sent folder", func(mailbox string, _ int64) error {
+			if mailbox == "Sent" {
+				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too large for this folder"}
+			}
+			return nil
+		}, exitFailures, "incomplete", "archive2imap: 3 messages not migrated"},
+		{"Dovecot-style NO [OVERQUOTA] after the first message", func() func(string, int64) error {
+			n := 0
+			var mu sync.Mutex
+			return func(string, int64) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if n++; n > 1 {
+					return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeOverQuota, Text: "Quota exceeded (mailbox for user is full)"}
+				}
+				return nil
+			}
+		}(), exitStopped, "interrupted", "archive2imap: the account on the server is full (OVERQUOTA)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startMemIMAP(t, memimap.Options{User: "alice", Password: "pw-refuse", Refuse: tc.refuse})
+			dir := t.TempDir()
+			rp := filepath.Join(dir, "run.json")
+			args := append([]string{"migrate", sampleDir(t), "--quiet", "--report", rp}, plainConn(srv.Host(), srv.Port(), "alice", writeFile(t, filepath.Join(dir, "pw"), "pw-refuse\n"))...)
+			o := runBin(t, binRun{}, args...)
+			checkErrorLine(t, o, tc.code, tc.last)
+			rep := readReport(t, rp)
+			if rep.Status != tc.status {
+				t.Errorf("report status %q (%s), want %s", rep.Status, rep.StatusText, tc.status)
+			}
+			if tc.code == exitFailures {
+				// The refused messages carry the server's words; the
+				// others went through.
+				for _, m := range rep.Messages {
+					if m.Target == "Sent" && m.Plan == "upload" && (m.Outcome != "failed" || !strings.Contains(m.Reason, "Message too large for this folder")) {
+						t.Errorf("%s message %d: outcome %q reason %q, want failed with the server's words", m.Path, m.Index, m.Outcome, m.Reason)
+					}
+				}
+				if rep.Totals.Uploaded+rep.Totals.Failed != rep.Totals.ToUpload || rep.Totals.Uploaded == 0 {
+					t.Errorf("uploaded %d, failed %d of %d", rep.Totals.Uploaded, rep.Totals.Failed, rep.Totals.ToUpload)
+				}
+			} else if rep.Totals.Uploaded != 1 || !strings.Contains(rep.StatusText, "run the same command again") {
+				t.Errorf("uploaded %d (want 1 before the account was full); status text %q", rep.Totals.Uploaded, rep.StatusText)
+			}
+		})
 	}
 }
