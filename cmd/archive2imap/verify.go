@@ -94,8 +94,7 @@ func runVerify(ctx context.Context, opts verifyOptions, fs *pflag.FlagSet, paths
 		rep.Status = report.StatusIncomplete
 		rep.StatusText = fmt.Sprintf("%d messages missing and %d lacking flags on the server; run migrate again with the same options to upload what is missing.", v.Missing, v.FlagsDiffer)
 	} else {
-		rep.Status = report.StatusComplete
-		rep.StatusText = fmt.Sprintf("All %d messages are on the server.", v.Present)
+		rep.Status = report.StatusComplete // the headline says it
 	}
 	if err := out.finish(rep); err != nil {
 		return err
