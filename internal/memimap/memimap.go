@@ -433,5 +433,17 @@ func (sess *session) Append(mailbox string, r imap.LiteralReader, options *imap.
 			return nil, err
 		}
 	}
-	return sess.UserSession.Append(mailbox, r, options)
+	// imapserver's literal reader ends without an error when the
+	// connection ends inside the literal, and imapmemserver would store
+	// the truncated message; a real server discards an APPEND cut short.
+	b, err := io.ReadAll(r)
+	if err != nil || int64(len(b)) != r.Size() {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeBad, Text: fmt.Sprintf("Literal cut short (%d of %d bytes)", len(b), r.Size())}
+	}
+	return sess.UserSession.Append(mailbox, &literal{bytes.NewReader(b)}, options)
 }
+
+// literal is a whole APPEND literal read in memory.
+type literal struct{ *bytes.Reader }
+
+func (l *literal) Size() int64 { return l.Reader.Size() }

@@ -430,3 +430,27 @@ func TestCreateListsNewFolder(t *testing.T) {
 		t.Errorf("Mailboxes() = %v", s.Mailboxes())
 	}
 }
+
+// TestTruncatedAppend: a connection that ends inside an APPEND's literal
+// leaves nothing in the mailbox (imapserver's literal reader reports no
+// error then, and imapmemserver stored the truncated message).
+func TestTruncatedAppend(t *testing.T) {
+	s := start(t, memimap.Options{})
+	r := dialRaw(t, s)
+	msg := "Subject: cut\r\nMessage-ID: <cut@example.org>\r\n\r\n" + strings.Repeat("body\r\n", 100)
+	r.send(fmt.Sprintf("A1 APPEND INBOX {%d+}\r\n%s", len(msg), msg[:len(msg)/2]))
+	r.c.(*net.TCPConn).CloseWrite()
+	for {
+		if _, err := r.br.ReadString('\n'); err != nil {
+			break // the server hung up
+		}
+	}
+	c := login(t, s)
+	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.NumMessages != 0 {
+		t.Errorf("INBOX holds %d messages after an APPEND cut short, want 0", sel.NumMessages)
+	}
+}
