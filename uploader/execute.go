@@ -327,8 +327,15 @@ func (w *worker) send(ctx context.Context, target string, idxs []int) sendResult
 			}
 		}}
 		if err := w.conn.Append(ctx, req); err != nil {
+			if errors.Is(err, errInvalidRequest) {
+				// Not sent, and never sendable; the connection is fine.
+				w.fail([]int{i}, fmt.Sprintf("cannot be sent: %v", err))
+				continue
+			}
+			// Not sent (the connection is unusable): it is sent again
+			// with the ones after it.
 			mu.Lock()
-			res.resend = append(res.resend, idxs[k+1:]...)
+			res.resend = append(res.resend, idxs[k:]...)
 			if res.err == nil {
 				res.err = err
 			}
