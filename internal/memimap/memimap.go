@@ -241,16 +241,31 @@ func (sess *session) Authenticate(mech string) (sasl.Server, error) {
 			return sess.Login(username, password)
 		}), nil
 	case sasl.OAuthBearer:
-		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+		return authFailed{sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
 			if err := sess.tokenLogin(o.Username, o.Token); err != nil {
 				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
 			}
 			return nil
-		}), nil
+		})}, nil
 	case "XOAUTH2":
 		return &xoauth2Server{sess: sess}, nil
 	}
 	return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Unsupported mechanism"}
+}
+
+// authFailed makes the failure of a SASL exchange the tagged NO
+// [AUTHENTICATIONFAILED] real servers send: go-sasl's OAUTHBEARER server
+// ends a failed exchange with its *sasl.OAuthBearerError, which imapserver
+// would answer with NO [SERVERBUG] Internal server error.
+type authFailed struct{ sasl.Server }
+
+func (a authFailed) Next(resp []byte) ([]byte, bool, error) {
+	challenge, done, err := a.Server.Next(resp)
+	var ie *imap.Error
+	if err != nil && !errors.As(err, &ie) {
+		err = imapserver.ErrAuthFailed
+	}
+	return challenge, done, err
 }
 
 func (sess *session) tokenLogin(user, token string) error {

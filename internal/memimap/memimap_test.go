@@ -2,6 +2,7 @@ package memimap_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -335,6 +336,16 @@ func TestOAuth(t *testing.T) {
 			err := c.Authenticate(answerErrors{tc.client})
 			if (err == nil) != tc.ok {
 				t.Fatalf("AUTHENTICATE: err = %v, want success %v", err, tc.ok)
+			}
+			// RFC 5530: a refused login is NO [AUTHENTICATIONFAILED]; a
+			// mechanism not offered is a plain NO.
+			code := imap.ResponseCodeAuthenticationFailed
+			if strings.Contains(tc.name, "PLAIN refused") {
+				code = ""
+			}
+			var ie *imap.Error
+			if err != nil && (!errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo || ie.Code != code) {
+				t.Errorf("AUTHENTICATE: %v, want NO [%s]", err, code)
 			}
 			_, lerr := c.List("", "*", nil).Collect()
 			if (lerr == nil) != tc.ok {
