@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
 
 	"github.com/archive2imap/archive2imap/importers"
 )
@@ -129,19 +130,46 @@ func (cl *Client) login() error {
 		return err
 	}
 	cl.info.Mechanism = mech
+	sc := &saslErrorReply{}
 	if mech == MechLogin {
 		err = cl.c.Login(cl.cfg.User, cl.cfg.Password).Wait()
 	} else {
-		err = cl.c.Authenticate(saslClient(cl.cfg, mech))
+		sc.Client = saslClient(cl.cfg, mech)
+		err = cl.c.Authenticate(sc)
 	}
 	if err != nil {
 		var ie *imap.Error
 		if errors.As(err, &ie) {
-			return fmt.Errorf("%w as %s on %s: the server said: %s", ErrAuth, cl.cfg.User, cl.cfg.Addr(), serverText(ie))
+			text := serverText(ie)
+			if sc.err != nil {
+				text += " (" + sc.err.Error() + ")"
+			}
+			return fmt.Errorf("%w as %s on %s: the server said: %s", ErrAuth, cl.cfg.User, cl.cfg.Addr(), text)
 		}
 		return cl.connErr("login", err)
 	}
 	return nil
+}
+
+// saslErrorReply answers an OAUTHBEARER error challenge (the server's
+// JSON status) with %x01, as RFC 7628 §3.2.2 asks, so that the server ends
+// the exchange with its tagged NO. go-sasl's client returns the error
+// instead, and imapclient then returns it without answering, leaving the
+// server waiting for a reply: the login failure was not an ErrAuth and
+// closing the connection waited for the LOGOUT timeout.
+type saslErrorReply struct {
+	sasl.Client
+	err error // the mechanism's own error about the challenge
+}
+
+func (c *saslErrorReply) Next(challenge []byte) ([]byte, error) {
+	resp, err := c.Client.Next(challenge)
+	var oe *sasl.OAuthBearerError
+	if errors.As(err, &oe) {
+		c.err = oe
+		return []byte{1}, nil
+	}
+	return resp, err
 }
 
 // learn reads capabilities, namespace and delimiter after login.
