@@ -77,6 +77,19 @@ func Execute(ctx context.Context, rep *report.Report, cfg *Config, ctl Writer, o
 		formats[f.Source] = importers.Format(f.Format)
 	}
 
+	// stopped leaves what was to be uploaded pending, as an interrupted
+	// run does.
+	stopped := func(err error) error {
+		for i := range rep.Messages {
+			m := &rep.Messages[i]
+			if m.Plan == report.DecisionUpload && m.Outcome != report.DecisionUploaded {
+				m.Outcome, m.Reason = report.DecisionPending, ""
+			}
+		}
+		rep.Recount()
+		return err
+	}
+
 	// Folders first: every missing target, even of an empty source folder,
 	// so that the tree on the server matches the client's.
 	failedFolder := make(map[string]string)
@@ -85,16 +98,19 @@ func Execute(ctx context.Context, rep *report.Report, cfg *Config, ctl Writer, o
 		if !f.Create || created[f.Target] || failedFolder[f.Target] != "" {
 			continue
 		}
+		if ctx.Err() != nil {
+			return stopped(ctx.Err())
+		}
 		if err := ctl.Create(ctx, f.Target); err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return stopped(ctx.Err())
 			}
 			failedFolder[f.Target] = fmt.Sprintf("cannot create folder %q: %v", f.Target, err)
 			continue
 		}
 		created[f.Target] = true
 		if err := ctl.Subscribe(ctx, f.Target); err != nil && ctx.Err() != nil {
-			return ctx.Err()
+			return stopped(ctx.Err())
 		}
 	}
 
