@@ -221,15 +221,42 @@ func (w *worker) drop() {
 // server when a connection breaks.
 func (w *worker) folder(ctx context.Context, j *job) error {
 	todo := j.msgs
+	var unknown []int // sent on a connection that broke before the answer
 	var lastErr error
-	for attempt := 0; len(todo) > 0; attempt++ {
+	for attempt := 0; len(todo) > 0 || len(unknown) > 0; attempt++ {
 		if attempt > 0 {
-			if attempt > w.opts.Retries {
-				w.fail(todo, fmt.Sprintf("not uploaded: the connection kept failing (%v); rerun to retry", lastErr))
+			giveUp := fmt.Sprintf("not uploaded: the connection kept failing (%v); rerun to retry", lastErr)
+			if attempt > w.opts.Retries && len(unknown) == 0 {
+				w.fail(todo, giveUp)
 				return nil
 			}
 			if err := sleep(ctx, backoff(w.opts.Backoff, attempt)); err != nil {
 				return err
+			}
+			// The server is asked what landed only after the pause, not
+			// at once: it may still be executing the commands it had
+			// received on the connection that broke.
+			if len(unknown) > 0 {
+				rest, err := w.landed(ctx, j.target, unknown)
+				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					// Without knowing, sending again could duplicate:
+					// leave them pending; a rerun's dedup settles them.
+					w.pending(unknown, fmt.Sprintf("connection lost and the server could not be checked (%v); rerun to finish", err))
+				} else {
+					todo = append(todo, rest...)
+					sort.Ints(todo)
+				}
+				unknown = nil
+				if len(todo) == 0 {
+					break
+				}
+			}
+			if attempt > w.opts.Retries {
+				w.fail(todo, giveUp)
+				return nil
 			}
 		}
 		if w.conn == nil {
@@ -273,18 +300,7 @@ func (w *worker) folder(ctx context.Context, j *job) error {
 		if len(res.unknown) > 0 {
 			lastErr = res.err
 			w.drop()
-			rest, err := w.landed(ctx, j.target, res.unknown)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				// Without knowing, sending again could duplicate: leave
-				// them pending; a rerun's dedup settles them.
-				w.pending(res.unknown, fmt.Sprintf("connection lost and the server could not be checked (%v); rerun to finish", err))
-			} else {
-				todo = append(todo, rest...)
-				sort.Ints(todo)
-			}
+			unknown = res.unknown
 		} else if res.err != nil {
 			lastErr = res.err
 			w.drop()
