@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,11 +53,19 @@ func TestExecute(t *testing.T) {
 			dry.DryRun = true
 			dryRep, _ := planned(t, root, dry, plan.Options{}, PlanOptions{})
 
-			rep, err := migrate(t, testCtx(t), root, s.config(), PlanOptions{}, ExecOptions{Connections: tc.conns, Window: tc.window})
+			source := tree(t, root)
+			prog := newProgress()
+			rep, err := migrate(t, testCtx(t), root, s.config(), PlanOptions{}, ExecOptions{Connections: tc.conns, Window: tc.window, Progress: prog})
 			if err != nil {
 				t.Fatalf("Execute: %v", err)
 			}
 			checkCounters(t, rep)
+			// Progress counted each message once.
+			tot := rep.Totals
+			if prog.totals["uploading"] != [2]int64{int64(tot.ToUpload), tot.BytesToUpload} || prog.done["uploading"] != [2]int64{int64(tot.Uploaded), tot.BytesUploaded} || prog.open != 0 {
+				t.Errorf("progress: announced %v, done %v, %d phases open; report: %d/%d messages, %d/%d bytes",
+					prog.totals["uploading"], prog.done["uploading"], prog.open, tot.Uploaded, tot.ToUpload, tot.BytesUploaded, tot.BytesToUpload)
+			}
 			if rep.Totals.Uploaded != 10 || rep.Totals.Uploaded != dryRep.Totals.ToUpload {
 				t.Errorf("uploaded %d; the dry run planned %d; want 10", rep.Totals.Uploaded, dryRep.Totals.ToUpload)
 			}
@@ -94,6 +104,10 @@ func TestExecute(t *testing.T) {
 			if after := o.snapshot(); after != snap {
 				t.Errorf("the second run changed the account:\nbefore:\n%s\nafter:\n%s", snap, after)
 			}
+			// The source was only read.
+			if after := tree(t, root); after != source {
+				t.Errorf("the runs changed the source:\nbefore:\n%s\nafter:\n%s", source, after)
+			}
 		})
 	}
 }
@@ -130,10 +144,17 @@ func TestExecuteDedupeScopes(t *testing.T) {
 func sixMessages(t *testing.T) string {
 	var msgs []srcMsg
 	for i := 1; i <= 6; i++ {
-		msgs = append(msgs, srcMsg{folder: "inbox", data: mail(fmt.Sprintf("m%d@example.org", i), fmt.Sprintf("Message %d", i), strings.Repeat("body ", 10*i)), info: "S"})
+		msgs = append(msgs, srcMsg{folder: "inbox", data: sixth(i), info: "S"})
 	}
 	return writeSource(t, msgs)
 }
+
+func sixth(i int) string {
+	return mail(fmt.Sprintf("m%d@example.org", i), fmt.Sprintf("Message %d", i), strings.Repeat("body ", 10*i))
+}
+
+// sixthSize is the size of message i of sixMessages, as uploaded.
+func sixthSize(i int) int64 { return int64(len(crlf(sixth(i)))) }
 
 func TestExecuteRefusals(t *testing.T) {
 	type want struct {
@@ -180,6 +201,14 @@ func TestExecuteRefusals(t *testing.T) {
 				return nil
 			},
 			want{[]string{U, U, U, U, U, U}, "", nil, 8}},
+		{"THROTTLED every time: given up after the retries, failed saying so",
+			func(n int, _ string, size int64) error {
+				if n >= 3 && size == sixthSize(3) {
+					return no("THROTTLED", "Account exceeded command or bandwidth limits")
+				}
+				return nil
+			},
+			want{[]string{U, U, F, U, U, U}, "the server asked to slow down); rerun to retry", nil, 11}},
 		{"RFC 9208 OVERQUOTA from the fourth: the run stops, the rest pending",
 			func(n int, _ string, _ int64) error {
 				if n >= 4 {
@@ -192,7 +221,7 @@ func TestExecuteRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &refuser{answer: tc.answer}
 			s := startServer(t, memimap.Options{Refuse: r.hook})
-			rep, err := migrate(t, testCtx(t), sixMessages(t), s.config(), PlanOptions{}, ExecOptions{})
+			rep, err := migrate(t, testCtx(t), sixMessages(t), s.config(), PlanOptions{}, ExecOptions{Retries: 5})
 			if !errors.Is(err, tc.want.err) || (err != nil) != (tc.want.err != nil) {
 				t.Fatalf("Execute: %v, want %v", err, tc.want.err)
 			}
@@ -226,6 +255,19 @@ func TestExecuteRefusals(t *testing.T) {
 	}
 }
 
+// onServer counts the messages in the target folders of rep.
+func onServer(o *observer, rep *report.Report) int {
+	n := 0
+	seen := make(map[string]bool)
+	for _, f := range rep.Folders {
+		if !seen[f.Target] {
+			seen[f.Target] = true
+			n += len(o.messages(f.Target))
+		}
+	}
+	return n
+}
+
 // twoFolders is an archive of two folders of n messages each, a fifth of
 // them without a Message-ID.
 func twoFolders(t *testing.T, n int, size int) string {
@@ -253,14 +295,15 @@ func TestExecuteInterrupted(t *testing.T) {
 		conns  int
 		window int
 		slow   bool
-		// uploaded is how many the report must say were uploaded; -1:
-		// some, not all.
-		uploaded int
+		// onServer is how many messages the server must hold after the
+		// interruption; 0: some.
+		onServer int
 	}{
 		// With one APPEND in flight, the 8th is sent once the 7th is
-		// answered; the interruption comes while the server executes it.
-		{"cancelled while the server executes the 8th APPEND, one in flight", 1, 1, false, 7},
-		{"cancelled by a timer while the server is slow, two connections, 64 in flight", 2, 0, true, -1},
+		// answered; the interruption comes while the server executes it:
+		// its answer may or may not arrive.
+		{"cancelled while the server executes the 8th APPEND, one in flight", 1, 1, false, 8},
+		{"cancelled by a timer while the server is slow, two connections, 64 in flight", 2, 0, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := twoFolders(t, 15, 500)
@@ -284,6 +327,9 @@ func TestExecuteInterrupted(t *testing.T) {
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("Execute: %v, want context.Canceled", err)
 			}
+			// What follows looks once the server is done with the
+			// connections dropped (as a rerun comes after that).
+			r.quiet(100 * time.Millisecond)
 			checkCounters(t, rep)
 			up, pending := 0, 0
 			for _, m := range rep.Messages {
@@ -296,10 +342,17 @@ func TestExecuteInterrupted(t *testing.T) {
 					t.Errorf("%s: outcome %q (%s), want uploaded or pending", m.Location(), m.Outcome, m.Reason)
 				}
 			}
-			if up == 0 || pending == 0 || up+pending != 30 || (tc.uploaded >= 0 && up != tc.uploaded) {
-				t.Errorf("%d uploaded, %d pending; want some (%d) of each, 30 in all", up, pending, tc.uploaded)
+			if up == 0 || pending == 0 || up+pending != 30 || (tc.onServer > 0 && up != tc.onServer && up != tc.onServer-1) {
+				t.Errorf("%d uploaded, %d pending; want some of each, 30 in all", up, pending)
 			}
 			// What was answered is there; what was in flight may be.
+			if tc.onServer > 0 {
+				// The APPEND after the 8th may still go out: Append
+				// waits for its window slot after it checked ctx.
+				if n := onServer(o, rep); n != tc.onServer && n != tc.onServer+1 {
+					t.Errorf("the server holds %d messages, want %d (or one more)", n, tc.onServer)
+				}
+			}
 			checkUploaded(t, o, rep, nil, 64*tc.conns)
 
 			// The rerun: a new inventory and plan, as the command does.
@@ -322,6 +375,9 @@ func TestExecuteInterrupted(t *testing.T) {
 func TestExecuteReconnect(t *testing.T) {
 	for _, tc := range []struct {
 		name string
+		// late: the server executes the last commands it got this long
+		// after the client found the connection dead.
+		late time.Duration
 		// window of APPENDs in flight; 0: 64
 		window int
 		// cut returns, per connection through the proxy (the APPEND
@@ -331,28 +387,38 @@ func TestExecuteReconnect(t *testing.T) {
 		// lost is set when replies to executed APPENDs were certainly lost.
 		lost bool
 	}{
-		{"replies lost, then the connection dies, 64 in flight", 0,
+		{"replies lost, then the connection dies, 64 in flight", 0, 0,
 			func(n int) (int64, int64) {
 				if n == 1 {
 					return 16000, 20000
 				}
 				return 0, 0
 			}, true},
-		{"cut inside a literal (the server gets a truncated APPEND), 64 in flight", 0,
+		{"cut inside a literal (the server gets a truncated APPEND), 64 in flight", 0, 0,
 			func(n int) (int64, int64) {
 				if n == 1 {
 					return 20000, 20000
 				}
 				return 0, 0
 			}, false},
-		{"sender blocked on a window of 4 when the connection dies", 4,
+		{"sender blocked on a window of 4 when the connection dies", 0, 4,
 			func(n int) (int64, int64) {
 				if n == 1 {
 					return 15000, 15000
 				}
 				return 0, 0
 			}, false},
-		{"the new connection breaks too", 0,
+		// A middlebox resets the client's side while the server still
+		// has commands to execute (or the client times out first): the
+		// check must not come before the server is done.
+		{"the server executes the last APPENDs 150 ms after the client found the connection dead", 150 * time.Millisecond, 0,
+			func(n int) (int64, int64) {
+				if n == 1 {
+					return 16000, 20000
+				}
+				return 0, 0
+			}, true},
+		{"the new connection breaks too", 0, 0,
 			func(n int) (int64, int64) {
 				if n == 1 || n == 3 {
 					return 8000, 12000
@@ -366,11 +432,21 @@ func TestExecuteReconnect(t *testing.T) {
 			root := twoFolders(t, 40, 1000)
 			rep, cl := planned(t, root, s.config(), plan.Options{}, PlanOptions{})
 			p := startProxy(t, s.Addr, tc.cut)
-			err := Execute(testCtx(t), rep, p.config(s.config()), cl, ExecOptions{Window: tc.window, Backoff: 10 * time.Millisecond})
+			p.late = tc.late
+			prog := newProgress()
+			// The pause before reconnecting: 0.5 to 1.5 times this.
+			pause := 10 * time.Millisecond
+			if tc.late > 0 {
+				pause = 2 * tc.late
+			}
+			err := Execute(testCtx(t), rep, p.config(s.config()), cl, ExecOptions{Window: tc.window, Backoff: pause, Progress: prog})
 			if err != nil {
 				t.Fatalf("Execute: %v", err)
 			}
 			checkCounters(t, rep)
+			if d := prog.done["uploading"]; d != [2]int64{80, rep.Totals.BytesToUpload} {
+				t.Errorf("progress counted %v, want 80 messages, %d bytes: each once", d, rep.Totals.BytesToUpload)
+			}
 			for _, m := range rep.Messages {
 				if m.Outcome != report.DecisionUploaded {
 					t.Errorf("%s: %s (%s)", m.Location(), m.Outcome, m.Reason)
@@ -580,4 +656,89 @@ func TestExecuteInterruptedBeforeUpload(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExecuteSourceChanged: the source changed between the scan and the
+// upload (a mail client still running on it). A message that is now
+// another one, or gone, fails with the reason; the others are uploaded.
+func TestExecuteSourceChanged(t *testing.T) {
+	s := startServer(t, memimap.Options{})
+	root := sixMessages(t)
+	rep, cl := planned(t, root, s.config(), plan.Options{}, PlanOptions{})
+	if err := os.WriteFile(rep.Messages[1].Path, []byte(mail("replaced@example.org", "Another one", "x")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(rep.Messages[3].Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := Execute(testCtx(t), rep, s.config(), cl, ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkCounters(t, rep)
+	for i, m := range rep.Messages {
+		want, reason := report.DecisionUploaded, ""
+		switch i {
+		case 1:
+			want, reason = report.DecisionFailed, "the source changed since it was scanned"
+		case 3:
+			want, reason = report.DecisionFailed, "cannot read it from the source again"
+		}
+		if m.Outcome != want || !strings.Contains(m.Reason, reason) {
+			t.Errorf("message %d: %s %q, want %s %q", i+1, m.Outcome, m.Reason, want, reason)
+		}
+	}
+	if n := len(s.observer().messages("INBOX")); n != 4 {
+		t.Errorf("INBOX holds %d messages, want 4", n)
+	}
+}
+
+// TestExecuteOverQuotaParallel: the account fills up while several
+// connections upload: Execute stops them all and returns ErrOverQuota (not
+// the cancellation it causes in the others); every message is uploaded or
+// pending, and a rerun with room finishes the job.
+func TestExecuteOverQuotaParallel(t *testing.T) {
+	var full atomic.Bool
+	r := &refuser{answer: func(n int, _ string, _ int64) error {
+		if n >= 12 {
+			full.Store(true)
+		}
+		if full.Load() {
+			return no(imap.ResponseCodeOverQuota, "Quota exceeded")
+		}
+		return nil
+	}}
+	s := startServer(t, memimap.Options{Refuse: r.hook})
+	root := twoFolders(t, 20, 300)
+	rep, err := migrate(t, testCtx(t), root, s.config(), PlanOptions{}, ExecOptions{Connections: 2, Window: 2})
+	if !errors.Is(err, ErrOverQuota) {
+		t.Fatalf("Execute: %v, want ErrOverQuota", err)
+	}
+	checkCounters(t, rep)
+	up := 0
+	for _, m := range rep.Messages {
+		switch m.Outcome {
+		case report.DecisionUploaded:
+			up++
+		case report.DecisionPending:
+		default:
+			t.Errorf("%s: %s (%s)", m.Location(), m.Outcome, m.Reason)
+		}
+	}
+	// The server took 11; the answers to those the other connection had
+	// in flight (2 at most) may be lost when it is stopped.
+	if up < 9 || up > 11 {
+		t.Errorf("%d uploaded, want the 11 the server took, or up to 2 fewer", up)
+	}
+	checkUploaded(t, s.observer(), rep, nil, 11-up)
+	if n := onServer(s.observer(), rep); n != 11 {
+		t.Errorf("the server holds %d messages, want 11", n)
+	}
+	full.Store(false)
+	r.mu.Lock()
+	r.answer = nil
+	r.mu.Unlock()
+	if _, err := migrate(t, testCtx(t), root, s.config(), PlanOptions{}, ExecOptions{Connections: 2}); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, s.observer(), rep, nil)
 }

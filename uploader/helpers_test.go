@@ -538,6 +538,11 @@ type cutProxy struct {
 	// cut returns, for the n-th connection (from 1), the byte counts at
 	// which replies stop and the connection is cut; 0, 0: forward all.
 	cut func(n int) (dropFrom, cutAt int64)
+	// late, when set, hangs up on the client first, and forwards what
+	// came from byte dropFrom on only this long after: the server is
+	// still executing commands of a connection the client already knows
+	// is dead.
+	late time.Duration
 
 	conns  atomic.Int32
 	lostOK atomic.Int32 // tagged OK replies the client never got
@@ -613,6 +618,7 @@ func (p *cutProxy) pipe(client net.Conn, server *net.TCPConn, dropFrom, cutAt in
 	// client -> server
 	buf := make([]byte, 8<<10)
 	var sent int64
+	var held []byte // with late: what came from dropFrom on
 	for {
 		n, err := client.Read(buf)
 		chunk := buf[:n]
@@ -629,13 +635,23 @@ func (p *cutProxy) pipe(client net.Conn, server *net.TCPConn, dropFrom, cutAt in
 		}
 		if cutAt > 0 && sent+int64(len(chunk)) >= cutAt {
 			dropping.Store(true)
-			server.Write(chunk[:cutAt-sent])
+			if p.late > 0 {
+				held = append(held, chunk[:cutAt-sent]...)
+				client.Close()
+				time.Sleep(p.late)
+				server.Write(held)
+			} else {
+				server.Write(chunk[:cutAt-sent])
+			}
 			server.CloseWrite()
 			<-replies // the server has hung up; the client is hung up on
 			server.Close()
 			return
 		}
-		if len(chunk) > 0 {
+		if len(chunk) > 0 && p.late > 0 && dropping.Load() {
+			held = append(held, chunk...)
+			sent += int64(len(chunk))
+		} else if len(chunk) > 0 {
 			if _, werr := server.Write(chunk); werr != nil {
 				break
 			}
@@ -665,11 +681,29 @@ func (r *refuser) hook(mailbox string, size int64) error {
 	r.n++
 	n := r.n
 	r.sizes = append(r.sizes, size)
+	answer := r.answer
 	r.mu.Unlock()
-	if r.answer == nil {
+	if answer == nil {
 		return nil
 	}
-	return r.answer(n, mailbox, size)
+	return answer(n, mailbox, size)
+}
+
+// quiet waits until the server has had no APPEND for d (at most 5 s):
+// after an interruption the server may still be executing commands of the
+// connections the client dropped, as it would be for a moment after a
+// user's Ctrl-C; a rerun comes later than that.
+func (r *refuser) quiet(d time.Duration) {
+	deadline := time.Now().Add(5 * time.Second)
+	last := r.calls()
+	for time.Now().Before(deadline) {
+		time.Sleep(d)
+		n := r.calls()
+		if n == last {
+			return
+		}
+		last = n
+	}
 }
 
 func (r *refuser) calls() int {
@@ -722,4 +756,70 @@ func noSecret(t *testing.T, err error, secrets ...string) {
 			t.Errorf("error %q holds a secret", err)
 		}
 	}
+}
+
+// tree describes every file and directory under root (name, mode, size,
+// modification time, sha256), to show that a run left the source alone.
+func tree(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		sum := ""
+		if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum = sha(data)
+		}
+		fmt.Fprintf(&b, "%s %s %d %s %s\n", p, fi.Mode(), fi.Size(), fi.ModTime().Format(time.RFC3339Nano), sum)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// progress records what Execute reports, per phase.
+type progress struct {
+	mu     sync.Mutex
+	phase  string
+	totals map[string][2]int64 // phase -> total messages, bytes announced
+	done   map[string][2]int64 // phase -> messages, bytes added
+	open   int                 // phases started and not finished
+}
+
+func newProgress() *progress {
+	return &progress{totals: make(map[string][2]int64), done: make(map[string][2]int64)}
+}
+
+func (p *progress) Start(phase string, total int, totalBytes int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.phase = phase
+	p.totals[phase] = [2]int64{int64(total), totalBytes}
+	p.open++
+}
+
+func (p *progress) Add(n int, bytes int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := p.done[p.phase]
+	p.done[p.phase] = [2]int64{d[0] + int64(n), d[1] + bytes}
+}
+
+func (p *progress) Logf(string, ...any) {}
+
+func (p *progress) Finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.open--
 }
