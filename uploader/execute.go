@@ -450,9 +450,11 @@ func (w *worker) pending(idxs []int, why string) {
 }
 
 // isThrottle reports whether a refusal means "not now" rather than "never".
+// LIMIT (RFC 5530: an implementation limit was hit) is not one: Dovecot
+// answers it for a message over its quota_max_mail_size, every time.
 func isThrottle(se *serverError) bool {
 	switch se.Code {
-	case "THROTTLED", "UNAVAILABLE", "LIMIT", "INUSE":
+	case "THROTTLED", "UNAVAILABLE", "INUSE":
 		return true
 	}
 	return false
