@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/archive2imap/archive2imap/internal/corpora"
+	"github.com/archive2imap/archive2imap/internal/dovecottest"
 	"github.com/archive2imap/archive2imap/internal/memimap"
 	"github.com/archive2imap/archive2imap/plan"
 	"github.com/archive2imap/archive2imap/report"
@@ -185,6 +186,17 @@ func TestExecuteRefusals(t *testing.T) {
 				return nil
 			},
 			want{[]string{U, U, F, U, U, U}, "APPEND failed: message has an invalid header", nil, 6}},
+		// Dovecot's answer for a message over quota_max_mail_size (it
+		// advertises no APPENDLIMIT then): RFC 5530 LIMIT is an
+		// implementation limit, not "later".
+		{"Dovecot LIMIT (message over quota_max_mail_size): failed at once with the server's words",
+			func(n int, _ string, _ int64) error {
+				if n == 3 {
+					return no("LIMIT", "Mail size is larger than the maximum size allowed by server configuration")
+				}
+				return nil
+			},
+			want{[]string{U, U, F, U, U, U}, "[LIMIT] Mail size is larger than the maximum size allowed by server configuration", nil, 6}},
 		{"Gmail THROTTLED once: retried, uploaded once",
 			func(n int, _ string, _ int64) error {
 				if n == 3 {
@@ -741,4 +753,174 @@ func TestExecuteOverQuotaParallel(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExactlyOnce(t, s.observer(), rep, nil)
+}
+
+// refusingWriter is a control connection on which CREATE fails for some
+// names, and pretends to succeed for others without creating anything (as
+// when someone deletes the folder right after).
+type refusingWriter struct {
+	Writer
+	refuse, pretend string
+}
+
+func (w refusingWriter) Create(ctx context.Context, name string) error {
+	switch name {
+	case w.refuse:
+		return &ServerError{Command: "CREATE " + name, Status: "NO", Code: "CANNOT", Text: "Invalid mailbox name"}
+	case w.pretend:
+		return nil
+	}
+	return w.Writer.Create(ctx, name)
+}
+
+// TestExecuteFolderFailures: a target folder that cannot be created, or
+// cannot be opened, fails its messages with the server's words; the other
+// folders are uploaded.
+func TestExecuteFolderFailures(t *testing.T) {
+	s, before := richServer(t, memimap.Options{})
+	rep, cl := planned(t, richSource(t), s.config(), plan.Options{}, PlanOptions{})
+	err := Execute(testCtx(t), rep, s.config(), refusingWriter{cl, "Café", "Work/Clients"}, ExecOptions{Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounters(t, rep)
+	for _, m := range rep.Messages {
+		if m.Plan != report.DecisionUpload {
+			continue
+		}
+		want, reason := report.DecisionUploaded, ""
+		switch m.Folder {
+		case "Café":
+			want, reason = report.DecisionFailed, `cannot create folder "Café": CREATE Café: the server said NO [CANNOT] Invalid mailbox name`
+		case "Work/Clients":
+			want, reason = report.DecisionFailed, `cannot open folder "Work/Clients"`
+		}
+		if m.Outcome != want || !strings.Contains(m.Reason, reason) {
+			t.Errorf("%s/%s: %s %q, want %s %q", m.Folder, m.Subject, m.Outcome, m.Reason, want, reason)
+		}
+	}
+	if rep.Totals.Uploaded != 7 || rep.Totals.Failed != 1+3 {
+		t.Errorf("uploaded %d, failed %d; want 7, 4", rep.Totals.Uploaded, rep.Totals.Failed)
+	}
+	checkUploaded(t, s.observer(), rep, before, 0)
+}
+
+// dovecotQuota configures Dovecot's quota plugin: messages over maxMail
+// are refused with NO [LIMIT], and the account holds storage at most.
+func dovecotQuota(maxMail, storage string) string {
+	return "mail_plugins = $mail_plugins quota\nprotocol imap {\n  mail_plugins = $mail_plugins imap_quota\n}\n" +
+		"plugin {\n  quota = count:User quota\n  quota_vsizes = yes\n  quota_max_mail_size = " + maxMail + "\n  quota_rule = *:storage=" + storage + "\n}\n"
+}
+
+// TestExecuteDovecot runs a whole migration against a real Dovecot 2.3
+// (Exchange-style special-use names, a maximum message size), with the
+// first APPEND connection cut in the middle, then a second run, then
+// verify.
+func TestExecuteDovecot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Dovecot: skipped with -short")
+	}
+	srv := dovecottest.Start(t, dovecottest.Options{
+		Users:      []dovecottest.User{{Name: testUser, Password: testPassword}},
+		SpecialUse: outlookFolders,
+		Extra:      dovecotQuota("4000B", "100M"),
+	})
+	o := dialObserver(t, srv.Addr())
+	if err := o.c.Create("Projects", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2010, 1, 4, 9, 30, 0, 0, time.UTC)
+	o.add("INBOX", inTwo, []imap.Flag{imap.FlagSeen}, when)
+	o.add("INBOX", strings.Replace(inThree, "Third message.", "Third message, rewritten by a gateway.", 1), nil, when)
+	o.add("INBOX", noIDOnServer, []imap.Flag{imap.FlagSeen}, when)
+	o.add("Archive", inArchive, []imap.Flag{imap.FlagSeen}, when)
+	before := map[string]int{"INBOX": 3, "Archive": 1}
+	cfg := &Config{Host: srv.Host, Port: srv.Port, TLS: TLSNone, User: testUser, Password: testPassword, Timeout: 10 * time.Second}
+	root := richSource(t)
+
+	rep, cl := planned(t, root, cfg, plan.Options{}, PlanOptions{})
+	checkCounters(t, rep)
+	if f := folderOf(t, rep, "Sent"); f.Target != "Sent Items" || f.Create {
+		t.Errorf("Sent -> %q (create %v)", f.Target, f.Create)
+	}
+	// Dovecot advertises no APPENDLIMIT: the big message is planned, and
+	// refused when sent.
+	if rep.Server.AppendLimit != 0 || rep.Totals.ToUpload != 11 || rep.Totals.AlreadyOnServer != 3 {
+		t.Errorf("plan: APPENDLIMIT %d, to upload %d, on server %d; want 0, 11, 3", rep.Server.AppendLimit, rep.Totals.ToUpload, rep.Totals.AlreadyOnServer)
+	}
+	p := startProxy(t, srv.Addr(), func(n int) (int64, int64) {
+		if n == 1 {
+			return 900, 1300
+		}
+		return 0, 0
+	})
+	if err := Execute(testCtx(t), rep, p.config(cfg), cl, ExecOptions{Connections: 2, Backoff: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	checkCounters(t, rep)
+	for _, m := range rep.Messages {
+		if m.Plan != report.DecisionUpload {
+			continue
+		}
+		if m.Subject == "Too big" {
+			if m.Outcome != report.DecisionFailed || !strings.Contains(m.Reason, "[LIMIT] Mail size is larger than the maximum size allowed") {
+				t.Errorf("the big message: %s %q", m.Outcome, m.Reason)
+			}
+		} else if m.Outcome != report.DecisionUploaded {
+			t.Errorf("%s: %s %q", m.Location(), m.Outcome, m.Reason)
+		}
+	}
+	if p.conns.Load() < 3 {
+		t.Errorf("%d connections through the proxy: the cut did not happen", p.conns.Load())
+	}
+	checkUploaded(t, o, rep, before, 0)
+	if subs := o.subscribed(); !slices.Contains(subs, "Work/Clients") || !slices.Contains(subs, "Café") || !slices.Contains(subs, "Empty") {
+		t.Errorf("subscribed %v", subs)
+	}
+
+	snap := o.snapshot()
+	rep2, err := migrate(t, testCtx(t), root, cfg, PlanOptions{}, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.Totals.ToUpload != 1 || rep2.Totals.Uploaded != 0 || rep2.Totals.AlreadyOnServer != 13 {
+		t.Errorf("second run: to upload %d (the big one), uploaded %d, on server %d", rep2.Totals.ToUpload, rep2.Totals.Uploaded, rep2.Totals.AlreadyOnServer)
+	}
+	if after := o.snapshot(); after != snap {
+		t.Errorf("the second run changed the account:\nbefore:\n%s\nafter:\n%s", snap, after)
+	}
+	vcfg := *cfg
+	vcfg.DryRun = true
+	vrep, vcl := planned(t, root, &vcfg, plan.Options{}, PlanOptions{})
+	if err := Verify(context.Background(), vrep, vcl, DedupeFolder, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The big message is expected (Dovecot said nothing in advance) and
+	// missing; Inbox two was there with fewer flags.
+	if v := vrep.Verify; v.Checked != 16 || v.Present != 14 || v.Missing != 1 || v.FlagsDiffer != 1 {
+		t.Errorf("verify: %+v", *v)
+	}
+}
+
+// TestExecuteDovecotOverQuota: Dovecot's NO [OVERQUOTA] stops the run.
+func TestExecuteDovecotOverQuota(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Dovecot: skipped with -short")
+	}
+	srv := dovecottest.Start(t, dovecottest.Options{
+		Users: []dovecottest.User{{Name: testUser, Password: testPassword}},
+		Extra: dovecotQuota("1M", "20K"),
+	})
+	cfg := &Config{Host: srv.Host, Port: srv.Port, TLS: TLSNone, User: testUser, Password: testPassword, Timeout: 10 * time.Second}
+	root := twoFolders(t, 20, 1000)
+	rep, err := migrate(t, testCtx(t), root, cfg, PlanOptions{}, ExecOptions{})
+	if !errors.Is(err, ErrOverQuota) || !strings.Contains(err.Error(), "Quota exceeded") {
+		t.Fatalf("Execute: %v, want ErrOverQuota with Dovecot's words", err)
+	}
+	checkCounters(t, rep)
+	up := rep.Totals.Uploaded
+	if up == 0 || up >= 40 || rep.Totals.Failed != 0 {
+		t.Errorf("uploaded %d, failed %d of 40", up, rep.Totals.Failed)
+	}
+	checkUploaded(t, dialObserver(t, srv.Addr()), rep, nil, 0)
 }

@@ -151,15 +151,21 @@ type observer struct {
 
 func (s *testServer) observer() *observer {
 	s.t.Helper()
-	c, err := imapclient.DialInsecure(s.Addr, nil)
+	return dialObserver(s.t, s.Addr)
+}
+
+// dialObserver logs in to the server at addr (plaintext) as testUser.
+func dialObserver(t *testing.T, addr string) *observer {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
-	s.t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { c.Close() })
 	if err := c.Login(testUser, testPassword).Wait(); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return &observer{t: s.t, c: c}
+	return &observer{t: t, c: c}
 }
 
 // list returns every mailbox with its attributes.
@@ -304,6 +310,10 @@ func (o *observer) snapshot() string {
 	}
 	sort.Strings(names)
 	for _, n := range names {
+		if hasAttrFold(boxes[n], `\Noselect`) || hasAttrFold(boxes[n], `\NonExistent`) {
+			fmt.Fprintf(&b, "%s %v\n", n, boxes[n]) // a parent that holds no messages (Dovecot)
+			continue
+		}
 		st, err := o.c.Status(n, &imap.StatusOptions{UIDNext: true, UIDValidity: true, NumMessages: true}).Wait()
 		if err != nil {
 			o.t.Fatalf("STATUS %s: %v", n, err)
@@ -314,6 +324,10 @@ func (o *observer) snapshot() string {
 		}
 	}
 	return b.String()
+}
+
+func hasAttrFold(attrs []string, a string) bool {
+	return slices.ContainsFunc(attrs, func(x string) bool { return strings.EqualFold(x, a) })
 }
 
 // scan is plan.Inventory of one source.

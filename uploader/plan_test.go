@@ -388,3 +388,39 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Errorf("a dry run reports %d messages uploaded", rep.Totals.Uploaded)
 	}
 }
+
+// TestPlanTargetPrefix: --target-prefix puts every folder under one new
+// folder (INBOX too), so nothing there exists yet; with --dedupe account
+// what the account has elsewhere is still found.
+func TestPlanTargetPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		dedupe          string
+		exists, dupl, n int
+	}{
+		// "Sent" and "Sent Messages" are two folders now: only the inbox's
+		// second in-1 is a duplicate.
+		{DedupeFolder, 0, 1, 14},
+		// in-2, in-3, the message without Message-ID and the one filed in
+		// Archive are on the server; in-1 is in the inbox twice and in
+		// Work/Clients, sent-2 in both Sent folders.
+		{DedupeAccount, 4, 3, 8},
+	} {
+		t.Run(tc.dedupe, func(t *testing.T) {
+			s, _ := richServer(t, memimap.Options{})
+			rep, _ := planned(t, richSource(t), s.config(), plan.Options{}, PlanOptions{Dedupe: tc.dedupe, Folders: FolderOptions{Prefix: "Old mail"}})
+			checkCounters(t, rep)
+			for _, f := range rep.Folders {
+				if !strings.HasPrefix(f.Target, "Old mail/") || !f.Create {
+					t.Errorf("%s -> %q (create %v)", f.Source, f.Target, f.Create)
+				}
+			}
+			if folderOf(t, rep, "INBOX").Target != "Old mail/INBOX" || folderOf(t, rep, "Sent").Target != "Old mail/Sent" {
+				t.Errorf("INBOX -> %q, Sent -> %q", folderOf(t, rep, "INBOX").Target, folderOf(t, rep, "Sent").Target)
+			}
+			tot := rep.Totals
+			if tot.AlreadyOnServer != tc.exists || tot.DuplicatesInSource != tc.dupl || tot.ToUpload != tc.n {
+				t.Errorf("on server %d, duplicates %d, to upload %d; want %d, %d, %d", tot.AlreadyOnServer, tot.DuplicatesInSource, tot.ToUpload, tc.exists, tc.dupl, tc.n)
+			}
+		})
+	}
+}
