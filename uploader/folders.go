@@ -153,8 +153,10 @@ func ResolveFolders(sources []string, boxes []Mailbox, info ServerInfo, opts Fol
 				m.Target, m.Reason = withNS(join("", segs)), report.MapName
 			}
 		}
-		if b, ok := existing[m.Target]; ok {
-			m.NoSelect = b.HasAttr(`\Noselect`) || b.HasAttr(`\NonExistent`)
+		// A \NonExistent name (RFC 5258 §3.4: Dovecot lists the parent of
+		// a subfolder so) does not exist: it is created like a missing one.
+		if b, ok := existing[m.Target]; ok && !b.HasAttr(`\NonExistent`) {
+			m.NoSelect = b.HasAttr(`\Noselect`)
 		} else if m.Target != "INBOX" {
 			m.Create = true
 		}
