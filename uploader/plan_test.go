@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/archive2imap/archive2imap/internal/dovecottest"
 	"github.com/archive2imap/archive2imap/internal/memimap"
 	"github.com/archive2imap/archive2imap/plan"
 	"github.com/archive2imap/archive2imap/report"
@@ -423,4 +424,48 @@ func TestPlanTargetPrefix(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlanParentFolder: a folder the server lists only because it has
+// subfolders. RFC 5258 §3.4's \NonExistent (Dovecot's Maildir storage)
+// means it does not exist: it is created like any missing folder and
+// takes its messages; only a real \Noselect folder cannot.
+func TestPlanParentFolder(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		attrs    []string
+		create   bool
+		noSelect bool
+	}{
+		{`RFC 5258 \NonExistent (Dovecot, Maildir storage)`, []string{`\NonExistent`, `\HasChildren`}, true, false},
+		{`RFC 9051 \Noselect (Gmail's [Gmail])`, []string{`\Noselect`, `\HasChildren`}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			boxes := []Mailbox{{Name: "INBOX", Delim: '/'}, {Name: "Work", Delim: '/', Attrs: tc.attrs}, {Name: "Work/Clients", Delim: '/'}}
+			m := ResolveFolders([]string{"Work"}, boxes, ServerInfo{Delim: '/'}, FolderOptions{})[0]
+			if m.Target != "Work" || m.Create != tc.create || m.NoSelect != tc.noSelect {
+				t.Errorf("got %+v, want create %v, noselect %v", m, tc.create, tc.noSelect)
+			}
+		})
+	}
+	t.Run("Dovecot: a source folder whose subfolder the account already has", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("real Dovecot: skipped with -short")
+		}
+		srv := dovecottest.Start(t, dovecottest.Options{Users: []dovecottest.User{{Name: testUser, Password: testPassword}}})
+		o := dialObserver(t, srv.Addr())
+		if err := o.c.Create("Work/Clients", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		cfg := &Config{Host: srv.Host, Port: srv.Port, TLS: TLSNone, User: testUser, Password: testPassword, Timeout: 10 * time.Second}
+		root := writeSource(t, []srcMsg{{folder: "Work", data: mail("work-1@example.org", "Work", "x"), info: "S"}})
+		rep, err := migrate(t, testCtx(t), root, cfg, PlanOptions{}, ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := folderOf(t, rep, "Work"); !f.Create || f.Uploaded != 1 {
+			t.Errorf("Work: create %v, uploaded %d (%s)", f.Create, f.Uploaded, rep.Messages[0].Reason)
+		}
+		checkExactlyOnce(t, o, rep, nil)
+	})
 }
