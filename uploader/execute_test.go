@@ -924,3 +924,49 @@ func TestExecuteDovecotOverQuota(t *testing.T) {
 	}
 	checkUploaded(t, dialObserver(t, srv.Addr()), rep, nil, 0)
 }
+
+// unlimited hides the server's APPENDLIMIT from the plan.
+type unlimited struct{ Reader }
+
+func (u unlimited) Info() ServerInfo {
+	i := u.Reader.Info()
+	i.AppendLimit = 0
+	return i
+}
+
+// TestExecuteAppendLimitUnplanned: messages over the server's APPENDLIMIT
+// that the plan did not know of are refused NO [TOOBIG] in the middle of
+// a pipeline of non-synchronizing literals; they fail with the server's
+// words and every other message arrives.
+func TestExecuteAppendLimitUnplanned(t *testing.T) {
+	s := startServer(t, memimap.Options{AppendLimit: 1500})
+	var msgs []srcMsg
+	for i := 1; i <= 30; i++ {
+		body := strings.Repeat("Lorem ipsum dolor sit amet.\n", 10+40*(i%3/2)) // every third over 1,500 bytes
+		msgs = append(msgs, srcMsg{folder: "inbox", data: mail(fmt.Sprintf("l%d@example.org", i), fmt.Sprintf("Message %d", i), body)})
+	}
+	rep := scan(t, writeSource(t, msgs), plan.Options{})
+	cl := connect(t, s.config())
+	if err := Plan(context.Background(), rep, unlimited{cl}, PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Execute(testCtx(t), rep, s.config(), cl, ExecOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkCounters(t, rep)
+	over := 0
+	for _, m := range rep.Messages {
+		if m.Size > 1500 {
+			over++
+			if m.Outcome != report.DecisionFailed || !strings.Contains(m.Reason, "too large for the server: Message too large (limit 1500 bytes)") {
+				t.Errorf("%s (%d bytes): %s %q", m.Location(), m.Size, m.Outcome, m.Reason)
+			}
+		} else if m.Outcome != report.DecisionUploaded {
+			t.Errorf("%s (%d bytes): %s %q", m.Location(), m.Size, m.Outcome, m.Reason)
+		}
+	}
+	if over == 0 || over == len(rep.Messages) {
+		t.Fatalf("%d of %d messages over the limit: the test tests nothing", over, len(rep.Messages))
+	}
+	checkUploaded(t, s.observer(), rep, nil, 0)
+}
