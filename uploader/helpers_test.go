@@ -546,7 +546,6 @@ func sortedFlags(f []string) []string {
 // and hangs up, and then the client is hung up on: as when a connection
 // dies unnoticed and the client finds out later, its answers lost.
 type cutProxy struct {
-	t      *testing.T
 	ln     net.Listener
 	target string
 	// cut returns, for the n-th connection (from 1), the byte counts at
@@ -569,7 +568,7 @@ func startProxy(t *testing.T, target string, cut func(n int) (int64, int64)) *cu
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{t: t, ln: ln, target: target, cut: cut}
+	p := &cutProxy{ln: ln, target: target, cut: cut}
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
@@ -686,7 +685,6 @@ func (p *cutProxy) pipe(client net.Conn, server *net.TCPConn, dropFrom, cutAt in
 type refuser struct {
 	mu     sync.Mutex
 	n      int
-	sizes  []int64
 	answer func(n int, mailbox string, size int64) error
 }
 
@@ -694,7 +692,6 @@ func (r *refuser) hook(mailbox string, size int64) error {
 	r.mu.Lock()
 	r.n++
 	n := r.n
-	r.sizes = append(r.sizes, size)
 	answer := r.answer
 	r.mu.Unlock()
 	if answer == nil {
