@@ -113,8 +113,8 @@ func TestExecute(t *testing.T) {
 	}
 }
 
-// TestExecuteFolderMode: with --dedupe folder a message the account has
-// in another folder is uploaded to its own.
+// TestExecuteDedupeScopes: with --dedupe folder a message the account has
+// in another folder is uploaded to its own; with --dedupe account it is not.
 func TestExecuteDedupeScopes(t *testing.T) {
 	for _, tc := range []struct {
 		dedupe   string
