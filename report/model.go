@@ -108,6 +108,9 @@ type Folder struct {
 	// Create is set when the target did not exist on the server: the run
 	// creates it (a dry run only says it would).
 	Create bool `json:"create,omitempty"`
+	// Fallback is the name the run uses instead of Target if the server
+	// refuses to create Target (characters it does not allow in names).
+	Fallback string `json:"fallback,omitempty"`
 	Counters
 	Stats
 }

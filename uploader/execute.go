@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -101,15 +102,19 @@ func Execute(ctx context.Context, rep *report.Report, cfg *Config, ctl Writer, o
 		if ctx.Err() != nil {
 			return stopped(ctx.Err())
 		}
-		if err := ctl.Create(ctx, f.Target); err != nil {
-			if ctx.Err() != nil {
-				return stopped(ctx.Err())
-			}
+		name, err := createFolder(ctx, ctl, f.Target, f.Fallback)
+		if ctx.Err() != nil {
+			return stopped(ctx.Err())
+		}
+		if err != nil {
 			failedFolder[f.Target] = fmt.Sprintf("cannot create folder %q: %v", f.Target, err)
 			continue
 		}
-		created[f.Target] = true
-		if err := ctl.Subscribe(ctx, f.Target); err != nil && ctx.Err() != nil {
+		if name != f.Target {
+			renameTarget(rep, f.Target, name)
+		}
+		created[name] = true
+		if err := ctl.Subscribe(ctx, name); err != nil && ctx.Err() != nil {
 			return stopped(ctx.Err())
 		}
 	}
@@ -179,6 +184,37 @@ feed:
 		return ctx.Err()
 	}
 	return err
+}
+
+// createFolder creates name, or fallback when the server refuses name
+// (and there is one), and returns the name created.
+func createFolder(ctx context.Context, ctl Writer, name, fallback string) (string, error) {
+	err := ctl.Create(ctx, name)
+	var se *ServerError
+	if err == nil || fallback == "" || !errors.As(err, &se) || ctx.Err() != nil {
+		return name, err
+	}
+	if err2 := ctl.Create(ctx, fallback); err2 != nil {
+		return name, err // the first refusal explains best
+	}
+	return fallback, nil
+}
+
+// renameTarget moves every folder and message aimed at from to to, and
+// says why in the folder's reason.
+func renameTarget(rep *report.Report, from, to string) {
+	for i := range rep.Folders {
+		f := &rep.Folders[i]
+		if f.Target == from {
+			f.Target, f.Fallback = to, ""
+			f.Reason += " (renamed: the server refused the name " + strconv.Quote(from) + ")"
+		}
+	}
+	for i := range rep.Messages {
+		if rep.Messages[i].Target == from {
+			rep.Messages[i].Target = to
+		}
+	}
 }
 
 type job struct {
@@ -467,7 +503,10 @@ func refusalText(err error) string {
 		if se.Code == "TOOBIG" {
 			return "too large for the server: " + se.Text
 		}
-		return "refused by the server: " + se.Error()
+		if se.Code != "" {
+			return fmt.Sprintf("refused by the server: [%s] %s", se.Code, se.Text)
+		}
+		return "refused by the server: " + se.Text
 	}
 	return err.Error()
 }

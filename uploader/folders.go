@@ -26,9 +26,24 @@ type Mapping struct {
 	Source string
 	Target string
 	Reason string // report.Map* plus detail
-	Create bool   // the target does not exist yet
-	// NoSelect is set when the target exists but cannot hold messages.
-	NoSelect bool
+	Create bool   // the target does not exist yet (or only as a parent, \Noselect)
+	// Fallback is the name to use when the server refuses to create
+	// Target: the source segments with the characters some servers do not
+	// allow in names (".", "%", "*", control characters) replaced by "_".
+	// Dovecot's default Maildir layout refuses ".", so a Thunderbird folder
+	// "Invoices 2019.01" becomes "Invoices 2019_01" there. "" when the
+	// same as Target.
+	Fallback string
+}
+
+// unsafeNameChars are replaced in fallback folder names.
+func fallbackSegment(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '%' || r == '*' || r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, s)
 }
 
 // specialNames are the folder names mail clients give the special-use
@@ -100,13 +115,18 @@ func ResolveFolders(sources []string, boxes []Mailbox, info ServerInfo, opts Fol
 			}
 		}
 	}
+	safe := false // while true, join makes fallback names
 	join := func(base string, segs []string) string {
 		parts := make([]string, 0, len(segs)+1)
 		if base != "" {
 			parts = append(parts, base)
 		}
 		for _, s := range segs {
-			parts = append(parts, strings.ReplaceAll(s, string(delim), "_"))
+			s = strings.ReplaceAll(s, string(delim), "_")
+			if safe {
+				s = fallbackSegment(s)
+			}
+			parts = append(parts, s)
 		}
 		return strings.Join(parts, string(delim))
 	}
@@ -123,8 +143,7 @@ func ResolveFolders(sources []string, boxes []Mailbox, info ServerInfo, opts Fol
 		}
 		return info.Prefix + name
 	}
-	out := make([]Mapping, 0, len(sources))
-	for _, src := range sources {
+	resolve := func(src string) Mapping {
 		segs := strings.Split(src, "/")
 		m := Mapping{Source: src}
 		// 1. The folder map: the longest mapped parent.
@@ -153,12 +172,45 @@ func ResolveFolders(sources []string, boxes []Mailbox, info ServerInfo, opts Fol
 				m.Target, m.Reason = withNS(join("", segs)), report.MapName
 			}
 		}
-		// A \NonExistent name (RFC 5258 §3.4: Dovecot lists the parent of
-		// a subfolder so) does not exist: it is created like a missing one.
-		if b, ok := existing[m.Target]; ok && !b.HasAttr(`\NonExistent`) {
-			m.NoSelect = b.HasAttr(`\Noselect`)
-		} else if m.Target != "INBOX" {
+		return m
+	}
+	usable := func(name string) (found, selectable bool) {
+		b, ok := existing[name]
+		if !ok || b.HasAttr(`\NonExistent`) {
+			return false, false
+		}
+		return true, !b.HasAttr(`\Noselect`)
+	}
+	out := make([]Mapping, 0, len(sources))
+	for _, src := range sources {
+		m := resolve(src)
+		safe = true
+		if fb := resolve(src).Target; fb != m.Target {
+			m.Fallback = fb
+		}
+		safe = false
+		found, selectable := usable(m.Target)
+		if !found && m.Fallback != "" {
+			// An earlier run created the fallback: use it, so that dedup
+			// looks where the messages went.
+			if fbFound, fbSel := usable(m.Fallback); fbFound && fbSel {
+				m.Target, m.Fallback = m.Fallback, ""
+				m.Reason += " (renamed: the server does not allow some characters of the name)"
+				found, selectable = true, true
+			}
+		}
+		switch {
+		case m.Target == "INBOX":
+		case !found:
+			// \NonExistent (RFC 5258 §3.4: Dovecot lists the parent of a
+			// subfolder so) is missing too: created like one.
 			m.Create = true
+		case !selectable:
+			// \Noselect: a parent that holds no messages. Dovecot (mdbox)
+			// lets CREATE make it a real folder; Gmail's [Gmail] refuses,
+			// and then the messages fail with the server's words.
+			m.Create = true
+			m.Reason += " (exists only as a parent folder: to be created)"
 		}
 		out = append(out, m)
 	}

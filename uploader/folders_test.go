@@ -62,10 +62,33 @@ func TestResolveFolders(t *testing.T) {
 }
 
 func TestResolveFoldersNoSelect(t *testing.T) {
-	boxes := []Mailbox{{Name: "INBOX"}, {Name: "[Gmail]", Delim: '/', Attrs: []string{`\Noselect`}}}
-	m := ResolveFolders([]string{"[Gmail]"}, boxes, ServerInfo{Delim: '/'}, FolderOptions{})[0]
-	if !m.NoSelect || m.Create {
-		t.Errorf("got %+v, want NoSelect and not Create", m)
+	// RFC 3501 \Noselect: a parent that holds no messages (Dovecot mdbox
+	// lists "Work" so when only "Work/Clients" exists). It is planned to be
+	// created; the server decides (Dovecot accepts, Gmail's [Gmail] refuses).
+	boxes := []Mailbox{{Name: "INBOX"}, {Name: "Work", Delim: '/', Attrs: []string{`\Noselect`}}}
+	m := ResolveFolders([]string{"Work"}, boxes, ServerInfo{Delim: '/'}, FolderOptions{})[0]
+	if !m.Create || !strings.Contains(m.Reason, "parent") {
+		t.Errorf("got %+v, want Create with a reason saying it is only a parent", m)
+	}
+}
+
+func TestResolveFoldersFallback(t *testing.T) {
+	// Dovecot's default Maildir layout refuses "." in names
+	// ("NO [CANNOT] Character not allowed in mailbox name: '.'").
+	boxes := []Mailbox{{Name: "INBOX", Delim: '/'}}
+	m := ResolveFolders([]string{"Invoices 2019.01/Q1"}, boxes, ServerInfo{Delim: '/'}, FolderOptions{})[0]
+	if m.Target != "Invoices 2019.01/Q1" || m.Fallback != "Invoices 2019_01/Q1" || !m.Create {
+		t.Errorf("got %+v, want the name kept and a fallback with '_'", m)
+	}
+	if m := ResolveFolders([]string{"Plain"}, boxes, ServerInfo{Delim: '/'}, FolderOptions{})[0]; m.Fallback != "" {
+		t.Errorf("a name without unsafe characters got fallback %q", m.Fallback)
+	}
+	// A rerun after the server refused the name finds the fallback and
+	// uses it, so dedup looks where the messages are.
+	boxes = append(boxes, Mailbox{Name: "Invoices 2019_01", Delim: '/'}, Mailbox{Name: "Invoices 2019_01/Q1", Delim: '/'})
+	m = ResolveFolders([]string{"Invoices 2019.01/Q1"}, boxes, ServerInfo{Delim: '/'}, FolderOptions{})[0]
+	if m.Target != "Invoices 2019_01/Q1" || m.Create || m.Fallback != "" || !strings.Contains(m.Reason, "renamed") {
+		t.Errorf("rerun: got %+v, want the existing fallback folder", m)
 	}
 }
 

@@ -48,7 +48,7 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 	target := make(map[string]Mapping, len(maps))
 	for i, m := range maps {
 		f := &rep.Folders[i]
-		f.Target, f.Reason, f.Create = m.Target, m.Reason, m.Create
+		f.Target, f.Reason, f.Create, f.Fallback = m.Target, m.Reason, m.Create, m.Fallback
 		target[m.Source] = m
 	}
 	// Source-side decisions are remade from scratch: a plan may be made
@@ -63,8 +63,6 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 		m.Outcome, m.UID, m.UIDValidity = "", 0, 0
 		switch {
 		case m.Plan != report.DecisionUpload:
-		case target[m.Folder].NoSelect:
-			m.Plan, m.Reason = report.DecisionFailed, fmt.Sprintf("the target folder %q exists but cannot hold messages (\\Noselect); map the folder elsewhere with --folder-map", m.Target)
 		case info.AppendLimit > 0 && m.Size > info.AppendLimit:
 			m.Plan, m.Reason = report.DecisionFailed, fmt.Sprintf("too large for server (APPENDLIMIT %d)", info.AppendLimit)
 		}

@@ -92,7 +92,7 @@ func runVerify(ctx context.Context, opts verifyOptions, fs *pflag.FlagSet, paths
 	v := rep.Verify
 	if v.Missing+v.FlagsDiffer > 0 {
 		rep.Status = report.StatusIncomplete
-		rep.StatusText = fmt.Sprintf("%d messages missing and %d lacking flags on the server; run migrate again with the same options to upload what is missing.", v.Missing, v.FlagsDiffer)
+		rep.StatusText = fmt.Sprintf("%d messages missing and %d lacking flags on the server. Run migrate again with the same options to upload what is missing. Flags are not changed on copies that are already on the server (archive2imap never alters existing messages): set those in a mail client if they matter.", v.Missing, v.FlagsDiffer)
 	} else {
 		rep.Status = report.StatusComplete // the headline says it
 	}
