@@ -292,11 +292,12 @@ type jsonReport struct {
 		User string `json:"user"`
 	} `json:"server"`
 	Folders []struct {
-		Source string `json:"source"`
-		Target string `json:"target"`
-		Format string `json:"format"`
-		Reason string `json:"reason"`
-		Create bool   `json:"create"`
+		Source   string `json:"source"`
+		Target   string `json:"target"`
+		Fallback string `json:"fallback"`
+		Format   string `json:"format"`
+		Reason   string `json:"reason"`
+		Create   bool   `json:"create"`
 		jsonCounters
 	} `json:"folders"`
 	Totals   jsonCounters `json:"totals"`
@@ -434,7 +435,11 @@ func snapshot(t testing.TB, c *imapclient.Client) map[string]*serverBox {
 			switch a {
 			case imap.MailboxAttrSubscribed:
 				b.Subscribed = true
-			case imap.MailboxAttrHasChildren, imap.MailboxAttrHasNoChildren:
+			case imap.MailboxAttrHasChildren, imap.MailboxAttrHasNoChildren,
+				// \Marked and \Unmarked say whether mail arrived since the
+				// mailbox was last selected (RFC 3501 §7.2.2): the server's
+				// bookkeeping, not the mailbox's content.
+				imap.MailboxAttrMarked, imap.MailboxAttrUnmarked:
 			default:
 				b.Attrs = append(b.Attrs, string(a))
 			}
