@@ -77,7 +77,7 @@ const corpusSpan = 5 * 365 * 24 * time.Hour
 
 // Generate makes n messages from seed.
 func Generate(seed uint64, n int) *Corpus {
-	g := &generator{rng: rand.New(rand.NewPCG(seed, 0x617263686976)), seed: seed}
+	g := &generator{rng: rand.New(rand.NewPCG(seed, 0x617263686976))}
 	c := &Corpus{Seed: seed, Messages: make([]Message, 0, n)}
 	step := corpusSpan / time.Duration(max(n, 1))
 	t := corpusStart
@@ -233,7 +233,6 @@ func writeLF(w byteWriter, data []byte, mbox bool) {
 // generator holds the state of one Generate.
 type generator struct {
 	rng  *rand.Rand
-	seed uint64
 	b    bytes.Buffer
 	line []byte
 }
@@ -427,8 +426,7 @@ func (g *generator) message(i int, t time.Time) Message {
 
 	// Flags: most old mail was read; some answered, a few flagged. mutt
 	// keeps them in the mbox header; they are part of the message.
-	switch {
-	case sent || r.Float64() < 0.85:
+	if sent || r.Float64() < 0.85 {
 		m.Flags = append(m.Flags, `\Seen`)
 	}
 	if !sent && len(m.Flags) > 0 && r.Float64() < 0.12 {

@@ -138,11 +138,13 @@ func (p *latencyProxy) pipe(dst, src net.Conn) {
 	q := make(chan proxyChunk, proxyQueue)
 	go func() {
 		defer close(q)
+		buf := make([]byte, 64<<10)
 		for {
-			buf := make([]byte, 64<<10)
 			n, err := src.Read(buf)
 			if n > 0 {
-				q <- proxyChunk{data: buf[:n], due: time.Now().Add(p.delay)}
+				// Stamped as soon as read; a copy of what was read, so
+				// that small reads (IMAP replies) do not hold 64 KiB each.
+				q <- proxyChunk{data: bytes.Clone(buf[:n]), due: time.Now().Add(p.delay)}
 			}
 			if err != nil {
 				return
