@@ -57,6 +57,11 @@ const (
 	logoutTimeout = 2 * time.Second
 )
 
+// errServerBye is wrapped when the server ended the connection with an
+// untagged BYE (RFC 9051 §7.1.5): shutting down, or sending this client
+// away. The executor slows the run down when it sees one.
+var errServerBye = errors.New("the server said BYE")
+
 // errOutcomeUnknown is wrapped in appendResult.Err when the connection
 // ended (it broke, timed out, its context ended, or the server said BYE)
 // after an APPEND was sent and before its tagged reply came: the message
@@ -274,6 +279,10 @@ func (a *appendConn) login(ctx context.Context) error {
 		}
 		if saslErr != nil {
 			text += " (" + saslErr.Error() + ")"
+		}
+		if busy(resp.code, resp.text) {
+			// Too many connections, throttled: not a wrong password.
+			return markBusy(fmt.Errorf("%w to %s: login as %s refused for now: %s", ErrConnect, a.cfg.Addr(), a.cfg.User, text), resp.code, resp.text)
 		}
 		return fmt.Errorf("%w as %s on %s with %s: the server said: %s", ErrAuth, a.cfg.User, a.cfg.Addr(), mech, text)
 	}
@@ -745,7 +754,7 @@ func (a *appendConn) describeReadErr(err error) error {
 	a.mu.Unlock()
 	switch {
 	case bye != "":
-		return fmt.Errorf("the server said BYE: %s", bye)
+		return markBusy(fmt.Errorf("%w: %s", errServerBye, bye), "", bye)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("no answer from the server for %s", a.cfg.timeout())
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

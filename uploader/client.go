@@ -144,6 +144,9 @@ func (cl *Client) login() error {
 			if sc.err != nil {
 				text += " (" + sc.err.Error() + ")"
 			}
+			if busy(string(ie.Code), ie.Text) {
+				return markBusy(fmt.Errorf("%w to %s: login as %s refused for now: %s", ErrConnect, cl.cfg.Addr(), cl.cfg.User, text), string(ie.Code), ie.Text)
+			}
 			return fmt.Errorf("%w as %s on %s: the server said: %s", ErrAuth, cl.cfg.User, cl.cfg.Addr(), text)
 		}
 		return cl.connErr("login", err)

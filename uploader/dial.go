@@ -174,7 +174,8 @@ func dial(ctx context.Context, cfg *Config) (*conn, error) {
 	case strings.HasPrefix(upper, "* OK"):
 	case strings.HasPrefix(upper, "* PREAUTH"):
 	case strings.HasPrefix(upper, "* BYE"):
-		return fail(fmt.Errorf("%w to %s: the server refused the connection: %s", ErrConnect, cfg.Addr(), strings.TrimSpace(greeting[5:])))
+		text := strings.TrimSpace(greeting[5:])
+		return fail(markBusy(fmt.Errorf("%w to %s: the server refused the connection: %s", ErrConnect, cfg.Addr(), text), "", text))
 	default:
 		return fail(fmt.Errorf("%w to %s: not an IMAP server (greeting %q)", ErrConnect, cfg.Addr(), truncate(strings.TrimSpace(greeting), 60)))
 	}

@@ -41,6 +41,13 @@ type ExecOptions struct {
 	// Backoff is the first pause before reconnecting; it doubles each time
 	// (with jitter) up to a minute. 0: one second.
 	Backoff time.Duration
+	// Grace is how long an interrupted run waits for the answers to the
+	// APPENDs already sent before it closes the connections; 0: 10 s.
+	Grace time.Duration
+	// ThrottleGiveUp is how long a folder may make no progress while the
+	// server keeps asking to slow down before its remaining messages are
+	// given up (a rerun takes them); 0: one hour.
+	ThrottleGiveUp time.Duration
 	// Import says how to read the sources again (as when they were scanned).
 	Import importers.Options
 	// Progress receives upload progress.
@@ -68,6 +75,12 @@ func Execute(ctx context.Context, rep *report.Report, cfg *Config, ctl Writer, o
 	}
 	if opts.Backoff <= 0 {
 		opts.Backoff = time.Second
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = 10 * time.Second
+	}
+	if opts.ThrottleGiveUp <= 0 {
+		opts.ThrottleGiveUp = time.Hour
 	}
 	prog := opts.Progress
 	if prog == nil {
@@ -149,14 +162,25 @@ func Execute(ctx context.Context, rep *report.Report, cfg *Config, ctl Writer, o
 
 	prog.Start("uploading", total, totalBytes)
 	defer prog.Finish()
+	// An interrupt (ctx ending) stops the sending at once; the answers to
+	// what was sent are still awaited for the grace period, so that the
+	// report knows what landed. hard ends after that grace, or when a
+	// worker fails (then the others stop at once).
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	gov := newGovernor(opts.Connections, opts.Backoff)
 	g, gctx := errgroup.WithContext(ctx)
+	// gctx also ends when a worker stops the run (account full, login
+	// refused): the others stop sending, and get their answers too.
+	stopGrace := context.AfterFunc(gctx, func() { time.AfterFunc(opts.Grace, cancelHard) })
+	defer stopGrace()
 	ch := make(chan *job)
 	for w := 0; w < opts.Connections && w < len(jobs); w++ {
-		wk := &worker{cfg: cfg, opts: &opts, rep: rep, formats: formats, prog: prog}
+		wk := &worker{id: w, cfg: cfg, opts: &opts, rep: rep, formats: formats, prog: prog, gov: gov}
 		g.Go(func() error {
 			defer wk.close()
 			for j := range ch {
-				if err := wk.folder(gctx, j); err != nil {
+				if err := wk.folder(gctx, hard, j); err != nil {
 					return err
 				}
 			}
@@ -225,11 +249,13 @@ type job struct {
 // worker owns one APPEND connection (and, when it must check what landed
 // after a failure, one control connection).
 type worker struct {
+	id      int
 	cfg     *Config
 	opts    *ExecOptions
 	rep     *report.Report
 	formats map[string]importers.Format
 	prog    report.Progress
+	gov     *governor
 
 	conn    *appendConn
 	checker *Client
@@ -254,19 +280,28 @@ func (w *worker) drop() {
 }
 
 // folder uploads one folder's messages, reconnecting and checking the
-// server when a connection breaks.
-func (w *worker) folder(ctx context.Context, j *job) error {
+// server when a connection breaks, and waiting when the server asks to
+// slow down. ctx ending means "stop sending" (an interrupt); hard ending
+// means "stop waiting for answers too" (the grace period is over).
+func (w *worker) folder(ctx, hard context.Context, j *job) error {
 	todo := j.msgs
 	var unknown []int // sent on a connection that broke before the answer
 	var lastErr error
-	for attempt := 0; len(todo) > 0 || len(unknown) > 0; attempt++ {
-		if attempt > 0 {
+	failures := 0 // connection failures since the last pass that went through
+	progress := time.Now()
+	for len(todo) > 0 || len(unknown) > 0 {
+		if ctx.Err() != nil {
+			w.pending(unknown, "interrupted before the server answered; a rerun looks for it on the server first")
+			return ctx.Err()
+		}
+		if failures > 0 {
 			giveUp := fmt.Sprintf("not uploaded: the connection kept failing (%v); rerun to retry", lastErr)
-			if attempt > w.opts.Retries && len(unknown) == 0 {
+			if failures > w.opts.Retries && len(unknown) == 0 {
 				w.fail(todo, giveUp)
 				return nil
 			}
-			if err := sleep(ctx, backoff(w.opts.Backoff, attempt)); err != nil {
+			if err := sleep(ctx, backoff(w.opts.Backoff, failures)); err != nil {
+				w.pending(unknown, "interrupted before the server answered; a rerun looks for it on the server first")
 				return err
 			}
 			// The server is asked what landed only after the pause, not
@@ -276,6 +311,7 @@ func (w *worker) folder(ctx context.Context, j *job) error {
 				rest, err := w.landed(ctx, j.target, unknown)
 				if err != nil {
 					if ctx.Err() != nil {
+						w.pending(unknown, "interrupted before the server answered; a rerun looks for it on the server first")
 						return ctx.Err()
 					}
 					// Without knowing, sending again could duplicate:
@@ -290,21 +326,42 @@ func (w *worker) folder(ctx context.Context, j *job) error {
 					break
 				}
 			}
-			if attempt > w.opts.Retries {
+			if failures > w.opts.Retries {
 				w.fail(todo, giveUp)
 				return nil
 			}
 		}
+		if w.opts.ThrottleGiveUp > 0 && time.Since(progress) > w.opts.ThrottleGiveUp {
+			w.fail(todo, fmt.Sprintf("not uploaded: the server kept asking to slow down for %s (%v); rerun later", w.opts.ThrottleGiveUp, lastErr))
+			return nil
+		}
+		// Wait for this worker's turn when the server asked to slow down
+		// (its connection is closed meanwhile: fewer connections).
+		if err := w.gov.admit(ctx, w.id, w.drop); err != nil {
+			return err
+		}
 		if w.conn == nil {
-			c, err := openAppendConn(ctx, w.cfg)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if errors.Is(err, ErrAuth) {
-					return err
-				}
+			// The connection lives until hard ends (it is tied to the
+			// context it is opened with), so that an interrupt still
+			// gets the answers to what was sent.
+			c, err := openAppendConn(hard, w.cfg)
+			switch {
+			case err == nil && ctx.Err() != nil:
+				c.Close()
+				return ctx.Err()
+			case err == nil:
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case errors.Is(err, ErrServerBusy):
+				// "Too many connections": one fewer, and a pause.
 				lastErr = err
+				w.gov.slowDown(backoffHint(err.Error()))
+				continue
+			case errors.Is(err, ErrAuth):
+				return err
+			default:
+				lastErr = err
+				failures++
 				continue
 			}
 			if w.opts.Window > 0 {
@@ -312,9 +369,9 @@ func (w *worker) folder(ctx context.Context, j *job) error {
 			}
 			w.conn = c
 		}
-		if _, err := w.conn.Select(ctx, j.target); err != nil {
+		if _, err := w.conn.Select(hard, j.target); err != nil {
 			var se *serverError
-			if errors.As(err, &se) {
+			if errors.As(err, &se) && !busy(se.Code, se.Text) {
 				w.fail(todo, fmt.Sprintf("cannot open folder %q: %v", j.target, err))
 				return nil
 			}
@@ -323,26 +380,37 @@ func (w *worker) folder(ctx context.Context, j *job) error {
 			}
 			lastErr = err
 			w.drop()
+			if se != nil || errors.Is(err, ErrServerBusy) || errors.Is(err, errServerBye) {
+				w.gov.slowDown(backoffHint(err.Error()))
+			} else {
+				failures++
+			}
 			continue
 		}
-		res := w.send(ctx, j.target, todo)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		res := w.send(ctx, hard, j.target, todo)
 		if res.overQuota != nil {
+			w.pending(res.unknown, "the run stopped (account full) before the server answered")
 			return fmt.Errorf("%w: %v", ErrOverQuota, res.overQuota)
 		}
+		if res.sent > 0 {
+			progress = time.Now()
+		}
 		todo = res.resend
-		if len(res.unknown) > 0 {
+		switch {
+		case len(res.unknown) > 0 || res.err != nil:
 			lastErr = res.err
 			w.drop()
 			unknown = res.unknown
-		} else if res.err != nil {
-			lastErr = res.err
-			w.drop()
-		}
-		if len(todo) > 0 && res.throttled {
-			lastErr = errors.New("the server asked to slow down")
+			if errors.Is(res.err, ErrServerBusy) || errors.Is(res.err, errServerBye) {
+				// Sent away (BYE, too many connections): slow down.
+				w.gov.slowDown(backoffHint(res.err.Error()))
+			}
+			failures++
+		case res.throttled != nil:
+			lastErr = res.throttled
+			w.gov.slowDown(backoffHint(res.throttled.Text))
+		default:
+			failures = 0
 		}
 	}
 	return nil
@@ -350,17 +418,31 @@ func (w *worker) folder(ctx context.Context, j *job) error {
 
 // sendResult is what one pass over a folder's messages left to do.
 type sendResult struct {
+	sent      int   // messages the server accepted or refused for good
 	unknown   []int // sent, but the connection broke before the answer
 	resend    []int // not sent, or refused for now (throttled): send again
-	throttled bool
+	throttled *serverError
 	overQuota error
 	err       error // the connection error, if any
 }
 
-func (w *worker) send(ctx context.Context, target string, idxs []int) sendResult {
+// send appends idxs in order on the worker's connection until they are all
+// sent, the server asks to slow down or says the account is full, or ctx
+// ends (an interrupt: nothing more is sent, and the answers to what was
+// sent are awaited until hard ends).
+func (w *worker) send(ctx, hard context.Context, target string, idxs []int) sendResult {
 	var mu sync.Mutex
 	var res sendResult
 	for k, i := range idxs {
+		mu.Lock()
+		stop := res.overQuota != nil || res.throttled != nil
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			mu.Lock()
+			res.resend = append(res.resend, idxs[k:]...)
+			mu.Unlock()
+			break
+		}
 		m := &w.rep.Messages[i]
 		msg, err := importers.ReadMessage(w.formats[m.Folder], importers.Location{Path: m.Path, Offset: m.Offset, Length: m.Length, Index: m.Index}, w.opts.Import)
 		if err != nil {
@@ -378,6 +460,7 @@ func (w *worker) send(ctx context.Context, target string, idxs []int) sendResult
 			switch {
 			case r.Err == nil:
 				m.Outcome, m.Reason, m.UIDValidity, m.UID = report.DecisionUploaded, "", r.UIDValidity, r.UID
+				res.sent++
 				w.prog.Add(1, m.Size)
 			case errors.Is(r.Err, errOutcomeUnknown):
 				res.unknown = append(res.unknown, i)
@@ -386,15 +469,19 @@ func (w *worker) send(ctx context.Context, target string, idxs []int) sendResult
 				}
 			case errors.As(r.Err, &se) && se.Code == "OVERQUOTA":
 				res.overQuota = se
-			case errors.As(r.Err, &se) && isThrottle(se):
 				res.resend = append(res.resend, i)
-				res.throttled = true
+			case errors.As(r.Err, &se) && busy(se.Code, se.Text):
+				res.resend = append(res.resend, i)
+				if res.throttled == nil {
+					res.throttled = se
+				}
 			default:
 				m.Outcome, m.Reason = report.DecisionFailed, refusalText(r.Err)
+				res.sent++
 				w.prog.Add(1, m.Size)
 			}
 		}}
-		if err := w.conn.Append(ctx, req); err != nil {
+		if err := w.conn.Append(hard, req); err != nil {
 			if errors.Is(err, errInvalidRequest) {
 				// Not sent, and never sendable; the connection is fine.
 				w.fail([]int{i}, fmt.Sprintf("cannot be sent: %v", err))
@@ -410,14 +497,8 @@ func (w *worker) send(ctx context.Context, target string, idxs []int) sendResult
 			mu.Unlock()
 			break
 		}
-		mu.Lock()
-		stop := res.overQuota != nil
-		mu.Unlock()
-		if stop {
-			break
-		}
 	}
-	if err := w.conn.Wait(ctx); err != nil {
+	if err := w.conn.Wait(hard); err != nil {
 		mu.Lock()
 		if res.err == nil {
 			res.err = err
@@ -483,17 +564,6 @@ func (w *worker) pending(idxs []int, why string) {
 		m := &w.rep.Messages[i]
 		m.Outcome, m.Reason = report.DecisionPending, why
 	}
-}
-
-// isThrottle reports whether a refusal means "not now" rather than "never".
-// LIMIT (RFC 5530: an implementation limit was hit) is not one: Dovecot
-// answers it for a message over its quota_max_mail_size, every time.
-func isThrottle(se *serverError) bool {
-	switch se.Code {
-	case "THROTTLED", "UNAVAILABLE", "INUSE":
-		return true
-	}
-	return false
 }
 
 // refusalText is what the report says of a refused message.
