@@ -84,9 +84,9 @@ func TestBusy(t *testing.T) {
 		want       bool
 	}{
 		{"THROTTLED", "Account exceeded command or bandwidth limits", true}, // Gmail
-		{"UNAVAILABLE", "Backend temporarily unavailable", true},             // RFC 5530
+		{"UNAVAILABLE", "Backend temporarily unavailable", true},            // RFC 5530
 		{"LIMIT", "Too many connections", true},
-		{"LIMIT", "Mail size is larger than the maximum size allowed by server configuration", false}, // Dovecot quota_max_mail_size
+		{"LIMIT", "Mail size is larger than the maximum size allowed by server configuration", false},      // Dovecot quota_max_mail_size
 		{"", "Maximum number of connections from user+IP exceeded (mail_max_userip_connections=10)", true}, // Dovecot BYE
 		{"ALERT", "Too many simultaneous connections. (Failure)", true},                                    // Gmail login
 		{"AUTHENTICATIONFAILED", "Authentication failed.", false},
