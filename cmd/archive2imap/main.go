@@ -29,10 +29,25 @@ func main() {
 
 // run runs the command line args and returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// After the first signal, a second one kills at once.
-	context.AfterFunc(ctx, stop)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first SIGINT/SIGTERM stops the run: it stops sending, waits
+	// briefly for the answers to what is in flight and writes its report.
+	// The handler is then removed, so a second signal kills at once.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			fmt.Fprintln(stderr, "archive2imap: interrupted: finishing what is in flight and writing the report (Ctrl-C again quits at once)")
+			cancel()
+		case <-done:
+		}
+	}()
 	var err error
 	if len(args) == 0 {
 		// Nothing to do: a usage error (cobra would print the help and
