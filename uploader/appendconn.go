@@ -43,7 +43,7 @@ import (
 
 const (
 	// defaultAppendWindow is how many commands may be in flight.
-	defaultAppendWindow = 64
+	defaultAppendWindow = 128
 	// maxNonSyncMinus is the largest non-synchronizing literal LITERAL-
 	// allows (RFC 7888 §5).
 	maxNonSyncMinus = 4096
@@ -152,7 +152,7 @@ type appendConn struct {
 	cn  *conn
 	br  *bufio.Reader
 	bw  *bufio.Writer
-	// window is how many APPENDs may be in flight (default 64); it may be
+	// window is how many APPENDs may be in flight (default 128); it may be
 	// changed after openAppendConn, before the first Append.
 	window int
 	slots  chan struct{} // one token per APPEND in flight; made by windowSlots

@@ -472,3 +472,12 @@ func serverText(ie *imap.Error) string {
 	}
 	return ie.Text
 }
+
+// Noop checks that the connection still works (NOOP), for a connection
+// that sat idle while the archives were read.
+func (cl *Client) Noop(ctx context.Context) error {
+	if err := cl.c.Noop().Wait(); err != nil {
+		return cl.ctxErr(ctx, "NOOP", err)
+	}
+	return nil
+}

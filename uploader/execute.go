@@ -17,8 +17,10 @@ import (
 )
 
 // DefaultConnections is the number of parallel APPEND connections when
-// ExecOptions.Connections is 0.
-const DefaultConnections = 1
+// ExecOptions.Connections is 0. Measured (bench/README.md): on a tree of
+// folders, two connections upload 25-40% faster than one, on loopback and
+// over a 40 ms link; four are no faster than two.
+const DefaultConnections = 2
 
 // MaxConnections caps --connections: Dovecot allows 10 connections per
 // user and IP by default and Gmail about 15 per account, and the control
@@ -33,7 +35,7 @@ type ExecOptions struct {
 	// Connections is the number of parallel APPEND connections, one
 	// folder at a time each; 0 means DefaultConnections.
 	Connections int
-	// Window is the number of APPENDs in flight per connection; 0: 64.
+	// Window is the number of APPENDs in flight per connection; 0: 128 (message data is dropped once written, so a wide window costs no memory: it keeps a long link busy).
 	Window int
 	// Retries is how many times a folder's connection is reopened after it
 	// breaks before its remaining messages are given up; 0: 5.

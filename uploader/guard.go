@@ -43,6 +43,7 @@ type guardConn struct {
 
 	mu      sync.Mutex
 	line    []byte // the current command line, held until its CRLF
+	scratch []byte // reused for the lines of one Write
 	literal int64  // bytes of a literal still to pass through
 	inAuth  bool   // after AUTHENTICATE: single-token lines are SASL responses
 	// continuation is set when the last line ended in a literal: the next
@@ -57,6 +58,8 @@ func newGuardConn(c net.Conn, allowWrites bool) *guardConn {
 }
 
 // Write passes p through once every command line it completes is allowed.
+// Literal data (message bodies) is not copied: the command lines and the
+// literal bytes of one Write go out in one writev.
 func (g *guardConn) Write(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -64,14 +67,15 @@ func (g *guardConn) Write(p []byte) (int, error) {
 		return 0, g.failed
 	}
 	n := len(p)
-	var out []byte
+	var out net.Buffers
+	lines := g.scratch[:0] // the checked lines of this Write, back to back
 	for len(p) > 0 {
 		if g.literal > 0 {
 			k := int64(len(p))
 			if k > g.literal {
 				k = g.literal
 			}
-			out = append(out, p[:k]...)
+			out = append(out, p[:k])
 			p = p[k:]
 			g.literal -= k
 			continue
@@ -88,12 +92,15 @@ func (g *guardConn) Write(p []byte) (int, error) {
 			g.Conn.Close()
 			return 0, err
 		}
-		out = append(out, g.line...)
+		start := len(lines)
+		lines = append(lines, g.line...)
+		out = append(out, lines[start:len(lines):len(lines)])
 		g.literal = literalSize(g.line)
 		g.line = g.line[:0]
 	}
+	g.scratch = lines[:0]
 	if len(out) > 0 {
-		if _, err := g.Conn.Write(out); err != nil {
+		if _, err := out.WriteTo(g.Conn); err != nil {
 			return 0, err
 		}
 	}

@@ -124,9 +124,13 @@ func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, pat
 		return err
 	}
 	defer out.close()
-	if err := checkLogin(ctx, cfg); err != nil {
+	// Log in before the archives are read, which can take minutes: a
+	// wrong password or an unreachable server is reported at once.
+	cl, err := uploader.Connect(ctx, cfg)
+	if err != nil {
 		return err
 	}
+	defer func() { cl.Close() }()
 	popts.Progress = out.progress
 	rep, err := plan.Inventory(ctx, paths, popts)
 	if err != nil {
@@ -134,11 +138,9 @@ func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, pat
 	}
 	rep.DryRun = opts.dryRun
 	rep.Server = serverInfo(cfg)
-	cl, err := uploader.Connect(ctx, cfg)
-	if err != nil {
+	if cl, err = reconnectIfIdle(ctx, cl, cfg); err != nil {
 		return err
 	}
-	defer cl.Close()
 	topts.Progress = out.progress
 	if err := uploader.Plan(ctx, rep, cl, topts); err != nil {
 		return err
@@ -153,17 +155,15 @@ func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, pat
 	return finishRun(ctx, out, rep, report.CommandMigrate, runErr)
 }
 
-// checkLogin connects and logs in before the archives are read, which
-// can take minutes: a wrong password or an unreachable server is reported
-// at once. The connection is not kept, as a server may drop it while the
-// archives are read.
-func checkLogin(ctx context.Context, cfg *uploader.Config) error {
-	cl, err := uploader.Connect(ctx, cfg)
-	if err != nil {
-		return err
+// reconnectIfIdle returns cl if it still works after sitting idle while
+// the archives were read (a server may drop an idle connection), or a new
+// connection.
+func reconnectIfIdle(ctx context.Context, cl *uploader.Client, cfg *uploader.Config) (*uploader.Client, error) {
+	if err := cl.Noop(ctx); err == nil || ctx.Err() != nil {
+		return cl, ctx.Err()
 	}
 	cl.Close()
-	return nil
+	return uploader.Connect(ctx, cfg)
 }
 
 // finishRun sets the report's status from how the run ended, writes the

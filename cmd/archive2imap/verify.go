@@ -67,20 +67,22 @@ func runVerify(ctx context.Context, opts verifyOptions, fs *pflag.FlagSet, paths
 		return err
 	}
 	defer out.close()
-	if err := checkLogin(ctx, cfg); err != nil {
+	// Log in before the archives are read, which can take minutes: a
+	// wrong password or an unreachable server is reported at once.
+	cl, err := uploader.Connect(ctx, cfg)
+	if err != nil {
 		return err
 	}
+	defer func() { cl.Close() }()
 	popts.Progress = out.progress
 	rep, err := plan.Inventory(ctx, paths, popts)
 	if err != nil {
 		return err
 	}
 	rep.Server = serverInfo(cfg)
-	cl, err := uploader.Connect(ctx, cfg)
-	if err != nil {
+	if cl, err = reconnectIfIdle(ctx, cl, cfg); err != nil {
 		return err
 	}
-	defer cl.Close()
 	topts.Progress = out.progress
 	if err := uploader.Plan(ctx, rep, cl, topts); err != nil {
 		return err
