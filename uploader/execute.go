@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/archive2imap/archive2imap/importers"
@@ -50,6 +51,10 @@ type ExecOptions struct {
 	// server keeps asking to slow down before its remaining messages are
 	// given up (a rerun takes them); 0: one hour.
 	ThrottleGiveUp time.Duration
+	// Batch is how many messages go in one MULTIAPPEND command (RFC 3502)
+	// when the server offers it; 0: up to 32 (and 1 MB); 1: one APPEND
+	// per message.
+	Batch int
 	// Import says how to read the sources again (as when they were scanned).
 	Import importers.Options
 	// Progress receives upload progress.
@@ -178,7 +183,7 @@ func Execute(ctx context.Context, rep *report.Report, cfg *Config, ctl Writer, o
 	defer stopGrace()
 	ch := make(chan *job)
 	for w := 0; w < opts.Connections && w < len(jobs); w++ {
-		wk := &worker{id: w, cfg: cfg, opts: &opts, rep: rep, formats: formats, prog: prog, gov: gov}
+		wk := &worker{id: w, cfg: cfg, opts: &opts, rep: rep, formats: formats, prog: prog, gov: gov, single: make(map[int]bool)}
 		g.Go(func() error {
 			defer wk.close()
 			for j := range ch {
@@ -261,6 +266,9 @@ type worker struct {
 
 	conn    *appendConn
 	checker *Client
+	// single marks the messages of a refused batch: they are sent one by
+	// one, to learn which one the server refuses.
+	single map[int]bool
 }
 
 func (w *worker) close() {
@@ -428,21 +436,81 @@ type sendResult struct {
 	err       error // the connection error, if any
 }
 
+// Batches: with MULTIAPPEND, consecutive messages go in one command of
+// at most batchMax messages and batchBytes bytes (a bigger message goes
+// alone), so memory stays at about a batch per connection.
+const (
+	batchMax   = 32
+	batchBytes = 1 << 20
+)
+
 // send appends idxs in order on the worker's connection until they are all
 // sent, the server asks to slow down or says the account is full, or ctx
 // ends (an interrupt: nothing more is sent, and the answers to what was
-// sent are awaited until hard ends).
+// sent are awaited until hard ends). With MULTIAPPEND, messages go in
+// batches; the messages of a refused batch are sent again one by one, so
+// that only the refused message fails.
 func (w *worker) send(ctx, hard context.Context, target string, idxs []int) sendResult {
 	var mu sync.Mutex
 	var res sendResult
-	for k, i := range idxs {
+	multi := w.opts.Batch != 1 && w.conn.Caps().Has(imap.CapMultiAppend)
+	limit := w.opts.Batch
+	if limit <= 0 {
+		limit = batchMax
+	}
+	stopped := func() bool {
 		mu.Lock()
-		stop := res.overQuota != nil || res.throttled != nil
-		mu.Unlock()
-		if stop || ctx.Err() != nil {
+		defer mu.Unlock()
+		return res.overQuota != nil || res.throttled != nil
+	}
+	var batch []appendRequest
+	var batchIdx []int
+	var batchSize int
+	flush := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		var err error
+		if len(batch) == 1 {
+			err = w.conn.Append(hard, batch[0])
+		} else {
+			err = w.conn.AppendBatch(hard, batch)
+		}
+		sent := batchIdx
+		batch, batchIdx, batchSize = batch[:0], nil, 0
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, errInvalidRequest) && len(sent) == 1 {
+			// Not sent, and never sendable; the connection is fine.
+			w.fail(sent, fmt.Sprintf("cannot be sent: %v", err))
+			return true
+		}
+		if errors.Is(err, errInvalidRequest) {
 			mu.Lock()
+			for _, i := range sent {
+				w.single[i] = true
+			}
+			res.resend = append(res.resend, sent...)
+			mu.Unlock()
+			return true
+		}
+		// Not sent (the connection is unusable): sent again later.
+		mu.Lock()
+		res.resend = append(res.resend, sent...)
+		if res.err == nil {
+			res.err = err
+		}
+		mu.Unlock()
+		return false
+	}
+	for k, i := range idxs {
+		if stopped() || ctx.Err() != nil {
+			mu.Lock()
+			res.resend = append(res.resend, batchIdx...)
 			res.resend = append(res.resend, idxs[k:]...)
 			mu.Unlock()
+			batch, batchIdx = nil, nil
 			break
 		}
 		m := &w.rep.Messages[i]
@@ -455,7 +523,9 @@ func (w *worker) send(ctx, hard context.Context, target string, idxs []int) send
 			w.fail([]int{i}, "the source changed since it was scanned (the message there is another one now); scan and plan again")
 			continue
 		}
-		req := appendRequest{Mailbox: target, Flags: m.Flags, Date: m.Date, Data: msg.Data, Done: func(r appendResult) {
+		alone := !multi || w.single[i] || len(msg.Data) >= batchBytes
+		req := appendRequest{Mailbox: target, Flags: m.Flags, Date: m.Date, Data: msg.Data}
+		req.Done = func(r appendResult) {
 			mu.Lock()
 			defer mu.Unlock()
 			var se *serverError
@@ -469,36 +539,60 @@ func (w *worker) send(ctx, hard context.Context, target string, idxs []int) send
 				if res.err == nil {
 					res.err = r.Err
 				}
-			case errors.As(r.Err, &se) && se.Code == "OVERQUOTA":
-				res.overQuota = se
-				res.resend = append(res.resend, i)
 			case errors.As(r.Err, &se) && busy(se.Code, se.Text):
 				res.resend = append(res.resend, i)
 				if res.throttled == nil {
 					res.throttled = se
 				}
+			case !alone:
+				// The batch was refused: which message? Each is sent
+				// again on its own. (Also when the account is full: a
+				// batch is all or nothing, and some of its messages may
+				// still fit.)
+				w.single[i] = true
+				res.resend = append(res.resend, i)
+			case errors.As(r.Err, &se) && se.Code == "OVERQUOTA":
+				res.overQuota = se
+				res.resend = append(res.resend, i)
 			default:
 				m.Outcome, m.Reason = report.DecisionFailed, refusalText(r.Err)
 				res.sent++
 				w.prog.Add(1, m.Size)
 			}
-		}}
-		if err := w.conn.Append(hard, req); err != nil {
-			if errors.Is(err, errInvalidRequest) {
-				// Not sent, and never sendable; the connection is fine.
-				w.fail([]int{i}, fmt.Sprintf("cannot be sent: %v", err))
-				continue
-			}
-			// Not sent (the connection is unusable): it is sent again
-			// with the ones after it.
-			mu.Lock()
-			res.resend = append(res.resend, idxs[k:]...)
-			if res.err == nil {
-				res.err = err
-			}
-			mu.Unlock()
-			break
 		}
+		if alone {
+			if !flush() {
+				mu.Lock()
+				res.resend = append(res.resend, idxs[k:]...)
+				mu.Unlock()
+				break
+			}
+			batch, batchIdx = append(batch, req), append(batchIdx, i)
+			if !flush() {
+				mu.Lock()
+				res.resend = append(res.resend, idxs[k+1:]...)
+				mu.Unlock()
+				break
+			}
+			continue
+		}
+		if len(batch) > 0 && (len(batch) >= limit || batchSize+len(msg.Data) > batchBytes) {
+			if !flush() {
+				mu.Lock()
+				res.resend = append(res.resend, idxs[k:]...)
+				mu.Unlock()
+				break
+			}
+		}
+		batch, batchIdx = append(batch, req), append(batchIdx, i)
+		batchSize += len(msg.Data)
+	}
+	if len(batch) > 0 && !stopped() && ctx.Err() == nil {
+		flush()
+	} else if len(batchIdx) > 0 {
+		mu.Lock()
+		res.resend = append(res.resend, batchIdx...)
+		mu.Unlock()
 	}
 	if err := w.conn.Wait(hard); err != nil {
 		mu.Lock()
@@ -510,8 +604,20 @@ func (w *worker) send(ctx, hard context.Context, target string, idxs []int) send
 	mu.Lock()
 	defer mu.Unlock()
 	sort.Ints(res.unknown)
-	sort.Ints(res.resend)
+	res.resend = uniqueSorted(res.resend)
 	return res
+}
+
+// uniqueSorted sorts xs and drops repeats.
+func uniqueSorted(xs []int) []int {
+	sort.Ints(xs)
+	out := xs[:0]
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // landed looks in the target folder for the messages whose APPEND outcome

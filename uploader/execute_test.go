@@ -450,7 +450,7 @@ func TestExecuteReconnect(t *testing.T) {
 			root := twoFolders(t, 40, 1000)
 			rep, cl := planned(t, root, s.config(), plan.Options{}, PlanOptions{})
 			p := startProxy(t, s.Addr, tc.cut)
-			p.late = tc.late
+			p.late.Store(int64(tc.late))
 			prog := newProgress()
 			// The pause before reconnecting: 0.5 to 1.5 times this.
 			pause := 10 * time.Millisecond

@@ -555,7 +555,7 @@ type cutProxy struct {
 	// came from byte dropFrom on only this long after: the server is
 	// still executing commands of a connection the client already knows
 	// is dead.
-	late time.Duration
+	late atomic.Int64 // a time.Duration
 
 	conns  atomic.Int32
 	lostOK atomic.Int32 // tagged OK replies the client never got
@@ -632,6 +632,7 @@ func (p *cutProxy) pipe(client net.Conn, server *net.TCPConn, dropFrom, cutAt in
 	buf := make([]byte, 8<<10)
 	var sent int64
 	var held []byte // with late: what came from dropFrom on
+	late := time.Duration(p.late.Load())
 	for {
 		n, err := client.Read(buf)
 		chunk := buf[:n]
@@ -648,10 +649,10 @@ func (p *cutProxy) pipe(client net.Conn, server *net.TCPConn, dropFrom, cutAt in
 		}
 		if cutAt > 0 && sent+int64(len(chunk)) >= cutAt {
 			dropping.Store(true)
-			if p.late > 0 {
+			if late > 0 {
 				held = append(held, chunk[:cutAt-sent]...)
 				client.Close()
-				time.Sleep(p.late)
+				time.Sleep(late)
 				server.Write(held)
 			} else {
 				server.Write(chunk[:cutAt-sent])
@@ -661,7 +662,7 @@ func (p *cutProxy) pipe(client net.Conn, server *net.TCPConn, dropFrom, cutAt in
 			server.Close()
 			return
 		}
-		if len(chunk) > 0 && p.late > 0 && dropping.Load() {
+		if len(chunk) > 0 && late > 0 && dropping.Load() {
 			held = append(held, chunk...)
 			sent += int64(len(chunk))
 		} else if len(chunk) > 0 {

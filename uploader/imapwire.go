@@ -233,9 +233,42 @@ func parseNumberData(data string) (uint32, string, bool) {
 	return uint32(n), strings.ToUpper(name), true
 }
 
+// parseAppendUIDSet parses the arguments of an APPENDUID response code to
+// a MULTIAPPEND (RFC 4315 §3, RFC 3502): "<uidvalidity> <uid-set>", the
+// UIDs of the messages in the order they were appended ("5:9", "5,7:9").
+// It returns nil UIDs when the set does not hold n UIDs.
+func parseAppendUIDSet(args string, n int) (validity uint32, uids []uint32) {
+	v, set, found := strings.Cut(strings.TrimSpace(args), " ")
+	if !found {
+		return 0, nil
+	}
+	vv, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || vv == 0 {
+		return 0, nil
+	}
+	for _, r := range strings.Split(set, ",") {
+		lo, hi, isRange := strings.Cut(r, ":")
+		a, err1 := strconv.ParseUint(lo, 10, 32)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.ParseUint(hi, 10, 32)
+		}
+		if err1 != nil || err2 != nil || a == 0 || b == 0 || b < a || len(uids)+int(b-a)+1 > n {
+			return uint32(vv), nil
+		}
+		for u := a; u <= b; u++ {
+			uids = append(uids, uint32(u))
+		}
+	}
+	if len(uids) != n {
+		return uint32(vv), nil
+	}
+	return uint32(vv), uids
+}
+
 // parseAppendUID parses the arguments of an APPENDUID response code
-// (RFC 4315 §3): "<uidvalidity> <uid>". A MULTIAPPEND UID set is not
-// expected (archive2imap appends one message per command) and is refused.
+// (RFC 4315 §3) to a single APPEND: "<uidvalidity> <uid>".
 func parseAppendUID(args string) (validity, uid uint32, ok bool) {
 	v, u, found := strings.Cut(strings.TrimSpace(args), " ")
 	if !found {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -156,4 +157,28 @@ func FuzzReadResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseAppendUIDSet(t *testing.T) {
+	for _, tc := range []struct {
+		args string
+		n    int
+		v    uint32
+		uids []uint32
+	}{
+		{"38505 3955:3958", 4, 38505, []uint32{3955, 3956, 3957, 3958}}, // RFC 4315 §3, MULTIAPPEND
+		{"1 5,7:8", 3, 1, []uint32{5, 7, 8}},
+		{"1 5", 1, 1, []uint32{5}},
+		{"1 5:9", 4, 1, nil}, // more UIDs than messages
+		{"1 5:6", 3, 1, nil}, // fewer
+		{"1 9:5", 5, 1, nil}, // not ascending
+		{"0 5:6", 2, 0, nil},
+		{"1 x", 1, 1, nil},
+		{"15", 1, 0, nil},
+	} {
+		v, uids := parseAppendUIDSet(tc.args, tc.n)
+		if v != tc.v || !slices.Equal(uids, tc.uids) {
+			t.Errorf("parseAppendUIDSet(%q, %d) = %d, %v; want %d, %v", tc.args, tc.n, v, uids, tc.v, tc.uids)
+		}
+	}
 }
