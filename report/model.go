@@ -45,6 +45,9 @@ type Report struct {
 	Server  *Server  `json:"server,omitempty"`
 	// Dedupe is the dedup scope: "folder" or "account".
 	Dedupe string `json:"dedupe,omitempty"`
+	// Ledger is the file where the run recorded every message it
+	// uploaded, one JSON object per line.
+	Ledger string `json:"ledger,omitempty"`
 
 	Folders  []Folder  `json:"folders"`
 	Totals   Totals    `json:"totals"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -70,6 +71,9 @@ type Reader interface {
 	// fingerprint key only when their header print (importers.HeaderPrint)
 	// is in prints: computing it means fetching the whole message.
 	Messages(ctx context.Context, mailbox string, prints map[string]bool) ([]ServerMessage, error)
+	// KnownMessages is Messages using what a ledger knows of the mailbox
+	// to fetch less; see Client.KnownMessages.
+	KnownMessages(ctx context.Context, mailbox string, prints map[string]bool, known KnownKeys) ([]ServerMessage, error)
 }
 
 // Writer is what executing a plan needs besides APPEND: creating folders.
@@ -263,11 +267,17 @@ func (cl *Client) Messages(ctx context.Context, mailbox string, prints map[strin
 	}
 	all := imap.SeqSet{}
 	all.AddRange(1, 0) // 1:*
-	cmd := cl.c.Fetch(all, &imap.FetchOptions{
+	return cl.fetchKeys(ctx, all, int(sel.NumMessages), nil, prints)
+}
+
+// fetchKeys fetches the keys (with flags, dates and sizes) of the
+// messages in set of the selected mailbox, appending them to out.
+func (cl *Client) fetchKeys(ctx context.Context, set imap.NumSet, n int, out []ServerMessage, prints map[string]bool) ([]ServerMessage, error) {
+	cmd := cl.c.Fetch(set, &imap.FetchOptions{
 		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}},
 	})
-	out := make([]ServerMessage, 0, sel.NumMessages)
+	out = slices.Grow(out, n)
 	var noID []int // indexes into out of messages without a Message-ID
 	for {
 		msg := cmd.Next()
@@ -291,6 +301,78 @@ func (cl *Client) Messages(ctx context.Context, mailbox string, prints map[strin
 		if err := cl.fingerprint(ctx, out, noID, prints); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// KnownKeys returns the key the ledger recorded for the message with a
+// UID in a mailbox of a UIDVALIDITY, if it did.
+type KnownKeys func(uidValidity, uid uint32) (key string, ok bool)
+
+// ledgerSample is how many of the messages a ledger knows are checked
+// against the server before the ledger is used for a mailbox.
+const ledgerSample = 16
+
+// KnownMessages is Messages for a mailbox whose messages a ledger of
+// earlier runs partly knows: the server is asked which UIDs the mailbox
+// holds (a cheap UID SEARCH), and only the messages the ledger does not
+// know are fetched. A UID names the same message for as long as the
+// mailbox's UIDVALIDITY stays (RFC 9051 §2.3.1.1), so a UID on the server
+// that the ledger recorded is the message the ledger says; the server
+// still decides which UIDs exist. A sample of the known messages is
+// fetched anyway, and if one of them is not what the ledger says, the
+// ledger is ignored for this mailbox. Messages from the ledger have a key
+// and UID only (no flags, date or size).
+func (cl *Client) KnownMessages(ctx context.Context, mailbox string, prints map[string]bool, known KnownKeys) ([]ServerMessage, error) {
+	if known == nil {
+		return cl.Messages(ctx, mailbox, prints)
+	}
+	sel, err := cl.c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return nil, cl.ctxErr(ctx, "EXAMINE "+mailbox, err)
+	}
+	if sel.NumMessages == 0 {
+		return nil, nil
+	}
+	var opts *imap.SearchOptions
+	if cl.info.Caps.Has(imap.CapESearch) || cl.info.Caps.Has(imap.CapIMAP4rev2) {
+		opts = &imap.SearchOptions{ReturnAll: true}
+	}
+	data, err := cl.c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
+	if err != nil {
+		return nil, cl.ctxErr(ctx, "UID SEARCH", err)
+	}
+	var out []ServerMessage
+	var unknown, sample imap.UIDSet
+	nUnknown, nSample := 0, 0
+	for _, uid := range data.AllUIDs() {
+		key, ok := known(sel.UIDValidity, uint32(uid))
+		if !ok {
+			unknown.AddNum(uid)
+			nUnknown++
+			continue
+		}
+		out = append(out, ServerMessage{UID: uint32(uid), Key: key})
+		if nSample < ledgerSample && strings.HasPrefix(key, "mid:") {
+			sample.AddNum(uid)
+			nSample++
+		}
+	}
+	if nSample > 0 {
+		got, err := cl.fetchKeys(ctx, sample, nSample, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, sm := range got {
+			if k, _ := known(sel.UIDValidity, sm.UID); k != sm.Key {
+				// Not the ledger of this account, or edited: the server
+				// alone decides.
+				return cl.Messages(ctx, mailbox, prints)
+			}
+		}
+	}
+	if nUnknown > 0 {
+		return cl.fetchKeys(ctx, unknown, nUnknown, out, prints)
 	}
 	return out, nil
 }

@@ -55,6 +55,8 @@ type ExecOptions struct {
 	// when the server offers it; 0: up to 32 (and 1 MB); 1: one APPEND
 	// per message.
 	Batch int
+	// Ledger, when set, records every message uploaded.
+	Ledger *Ledger
 	// Import says how to read the sources again (as when they were scanned).
 	Import importers.Options
 	// Progress receives upload progress.
@@ -534,6 +536,7 @@ func (w *worker) send(ctx, hard context.Context, target string, idxs []int) send
 				m.Outcome, m.Reason, m.UIDValidity, m.UID = report.DecisionUploaded, "", r.UIDValidity, r.UID
 				res.sent++
 				w.prog.Add(1, m.Size)
+				w.record(m)
 			case errors.Is(r.Err, errOutcomeUnknown):
 				res.unknown = append(res.unknown, i)
 				if res.err == nil {
@@ -652,11 +655,20 @@ func (w *worker) landed(ctx context.Context, target string, idxs []int) ([]int, 
 		if uid, ok := have[m.Key]; ok {
 			m.Outcome, m.UID = report.DecisionUploaded, uid
 			w.prog.Add(1, m.Size)
+			w.record(m)
 			continue
 		}
 		rest = append(rest, i)
 	}
 	return rest, nil
+}
+
+// record writes an uploaded message to the ledger.
+func (w *worker) record(m *report.Message) {
+	w.opts.Ledger.Record(LedgerEntry{
+		Time: time.Now().UTC(), Folder: m.Folder, Path: m.Path, Offset: m.Offset, Index: m.Index,
+		Key: m.Key, Target: m.Target, UIDValidity: m.UIDValidity, UID: m.UID, Size: m.Size,
+	})
 }
 
 func (w *worker) fail(idxs []int, why string) {

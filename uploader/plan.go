@@ -17,7 +17,10 @@ const (
 
 // PlanOptions tune Plan.
 type PlanOptions struct {
-	Dedupe   string // DedupeFolder (default) or DedupeAccount
+	Dedupe string // DedupeFolder (default) or DedupeAccount
+	// Ledger, when set, tells what earlier runs uploaded, so that less is
+	// fetched from the server (the server still decides).
+	Ledger   *Ledger
 	Folders  FolderOptions
 	Progress report.Progress
 }
@@ -112,7 +115,7 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 		if opts.Dedupe == DedupeAccount {
 			s = ""
 		}
-		msgs, err := srv.Messages(ctx, b, prints[s])
+		msgs, err := srv.KnownMessages(ctx, b, prints[s], opts.Ledger.Known(b))
 		if err != nil {
 			prog.Finish()
 			return fmt.Errorf("reading what %q holds: %w", b, err)

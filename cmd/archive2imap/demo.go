@@ -74,6 +74,8 @@ func runDemo(ctx context.Context, opts demoOptions, s *streams) error {
 	}
 	port := strconv.Itoa(srv.Port())
 	conn := []string{"--host", srv.Host(), "--port", port, "--tls", "none", "--user", "demo@example.org", "--password-file", pwFile}
+	// The practice account's ledger lives and dies with it.
+	ledger := []string{"--ledger", filepath.Join(tmp, "ledger.jsonl")}
 	shown := []string{"--host", "mail.example.org", "--user", "demo@example.org", "--password-file", "password.txt"}
 	fmt.Fprintf(s.out, "Practice IMAP server running on %s (user demo@example.org), with folders %s.\n", srv.Addr, strings.Join(srv.Mailboxes(), ", "))
 	fmt.Fprintf(s.out, "Archive: %s\n", archive)
@@ -84,10 +86,10 @@ func runDemo(ctx context.Context, opts demoOptions, s *streams) error {
 		show  []string
 	}{
 		{"1. Inventory the archive (offline)", []string{"scan", archive}, []string{"scan", "ARCHIVE"}},
-		{"2. Dry run: what would happen (nothing is written)", append([]string{"migrate", archive, "--dry-run", "--report", filepath.Join(tmp, "plan.html")}, conn...), append([]string{"migrate", "ARCHIVE", "--dry-run", "--report", "plan.html"}, shown...)},
-		{"3. The migration", append([]string{"migrate", archive, "--report", filepath.Join(tmp, "result.json")}, conn...), append([]string{"migrate", "ARCHIVE", "--report", "result.json"}, shown...)},
+		{"2. Dry run: what would happen (nothing is written)", append(append([]string{"migrate", archive, "--dry-run", "--report", filepath.Join(tmp, "plan.html")}, ledger...), conn...), append([]string{"migrate", "ARCHIVE", "--dry-run", "--report", "plan.html"}, shown...)},
+		{"3. The migration", append(append([]string{"migrate", archive, "--report", filepath.Join(tmp, "result.json")}, ledger...), conn...), append([]string{"migrate", "ARCHIVE", "--report", "result.json"}, shown...)},
 		{"4. Verify that everything arrived", append([]string{"verify", archive}, conn...), append([]string{"verify", "ARCHIVE"}, shown...)},
-		{"5. Run again: nothing is uploaded twice", append([]string{"migrate", archive}, conn...), append([]string{"migrate", "ARCHIVE"}, shown...)},
+		{"5. Run again: nothing is uploaded twice", append(append([]string{"migrate", archive}, ledger...), conn...), append([]string{"migrate", "ARCHIVE"}, shown...)},
 	}
 	for _, st := range steps {
 		if ctx.Err() != nil {

@@ -28,6 +28,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// In-process runs keep their ledgers here, not in the user's home.
+	os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
 	binPath, err = buildBinary(dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building the archive2imap binary: %v\n", err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -59,6 +61,8 @@ type migrateOptions struct {
 	dryRun      bool
 	connections int
 	retries     int
+	ledger      string
+	noLedger    bool
 }
 
 func newMigrateCmd(s *streams) *cobra.Command {
@@ -96,6 +100,8 @@ stopped the run (account full); 130 interrupted (rerun to continue).`,
 	fs.BoolVarP(&opts.dryRun, "dry-run", "n", false, "write nothing: report what a run would do")
 	fs.IntVar(&opts.connections, "connections", uploader.DefaultConnections, fmt.Sprintf("parallel upload connections (1-%d)", uploader.MaxConnections))
 	fs.IntVar(&opts.retries, "retries", 5, "reconnect this many times when a connection breaks before giving a folder up")
+	fs.StringVar(&opts.ledger, "ledger", "", "record every uploaded message in this `FILE` (JSON lines); reruns read it to fetch less from the server (default: one per account under $XDG_STATE_HOME/archive2imap, or ~/.local/state/archive2imap)")
+	fs.BoolVar(&opts.noLedger, "no-ledger", false, "keep no ledger")
 	return cmd
 }
 
@@ -141,18 +147,70 @@ func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, pat
 	if cl, err = reconnectIfIdle(ctx, cl, cfg); err != nil {
 		return err
 	}
+	ledger, err := openLedger(opts, cfg)
+	if err != nil {
+		return err
+	}
+	if ledger != nil {
+		rep.Ledger = ledger.Path()
+	}
 	topts.Progress = out.progress
+	topts.Ledger = ledger
 	if err := uploader.Plan(ctx, rep, cl, topts); err != nil {
+		ledger.Close()
 		return err
 	}
 	var runErr error
 	if !opts.dryRun {
 		runErr = uploader.Execute(ctx, rep, cfg, cl, uploader.ExecOptions{
 			Connections: opts.connections, Retries: opts.retries,
-			Import: popts.Import, Progress: out.progress,
+			Import: popts.Import, Progress: out.progress, Ledger: ledger,
 		})
 	}
+	if err := ledger.Close(); err != nil {
+		// The upload itself is fine; say so and go on.
+		fmt.Fprintf(s.errOut, "warning: %v\n", err)
+	}
 	return finishRun(ctx, out, rep, report.CommandMigrate, runErr)
+}
+
+// openLedger opens the run's ledger: --ledger, or the account's in the
+// user's state directory; read-only for a dry run (which writes nothing
+// and takes no lock); none with --no-ledger.
+func openLedger(opts migrateOptions, cfg *uploader.Config) (*uploader.Ledger, error) {
+	if opts.noLedger {
+		if opts.ledger != "" {
+			return nil, usagef(errors.New("--ledger and --no-ledger contradict each other"))
+		}
+		return nil, nil
+	}
+	path := opts.ledger
+	if path == "" {
+		dir := os.Getenv("XDG_STATE_HOME")
+		if dir == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return nil, nil // nowhere to keep one: run without
+			}
+			dir = filepath.Join(home, ".local", "state")
+		}
+		name := fmt.Sprintf("%s@%s_%d.ledger.jsonl", cfg.User, cfg.Host, cfg.Port)
+		name = strings.Map(func(r rune) rune {
+			if r == '/' || r == '\\' || r == 0 {
+				return '_'
+			}
+			return r
+		}, name)
+		path = filepath.Join(dir, "archive2imap", "ledgers", name)
+	}
+	if opts.dryRun {
+		return uploader.ReadLedger(path)
+	}
+	l, err := uploader.OpenLedger(path)
+	if errors.Is(err, uploader.ErrLedgerLocked) {
+		return nil, usagef(fmt.Errorf("%w: two runs on the same account at once could upload the same messages twice", err))
+	}
+	return l, err
 }
 
 // reconnectIfIdle returns cl if it still works after sitting idle while

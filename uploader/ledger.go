@@ -1,0 +1,217 @@
+package uploader
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// A Ledger records every message a run uploaded, one JSON object per line
+// (LedgerEntry), appended as the run goes and synced to disk every second
+// and at the end. It is an account's memory of earlier runs: the planner
+// uses it to fetch less from the server (see Client.KnownMessages), but
+// never trusts it over the server, which alone says which messages exist.
+//
+// The ledger file is locked while a run has it open, so two runs on the
+// same account at once are refused (ErrLedgerLocked).
+type Ledger struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+
+	readOnly bool // ReadLedger: nothing is written
+
+	mu       sync.Mutex
+	index    map[string]map[uint32]map[uint32]string // target -> UIDVALIDITY -> UID -> key
+	lastSync time.Time
+	err      error // the first write error
+}
+
+// LedgerEntry is one line of a ledger: an uploaded message.
+type LedgerEntry struct {
+	Time        time.Time `json:"time"`
+	Folder      string    `json:"folder"` // source folder
+	Path        string    `json:"path"`
+	Offset      int64     `json:"offset"`
+	Index       int       `json:"index"`
+	Key         string    `json:"key"`
+	Target      string    `json:"target"`
+	UIDValidity uint32    `json:"uid_validity,omitempty"`
+	UID         uint32    `json:"uid,omitempty"`
+	Size        int64     `json:"size"`
+}
+
+// ErrLedgerLocked is returned by OpenLedger when another run has the
+// ledger open.
+var ErrLedgerLocked = errors.New("another archive2imap run is using this account's ledger")
+
+// ledgerSyncEvery is how often appended entries are synced to disk.
+const ledgerSyncEvery = time.Second
+
+// OpenLedger opens (creating it and its directory if needed) the ledger
+// at path, reads what earlier runs recorded, and locks it. Lines that
+// cannot be read (the last one of a run that was killed mid-write) are
+// skipped.
+func OpenLedger(path string) (*Ledger, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("%w (%s); wait for it to finish", ErrLedgerLocked, path)
+		}
+		return nil, fmt.Errorf("ledger %s: lock: %w", path, err)
+	}
+	l := &Ledger{path: path, f: f, index: make(map[string]map[uint32]map[uint32]string), lastSync: time.Now()}
+	if err := l.load(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// A torn last line (a killed run) would glue onto the next entry.
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			f.Write([]byte("\n"))
+		}
+	}
+	l.w = bufio.NewWriterSize(f, 64<<10)
+	return l, nil
+}
+
+// ReadLedger reads the ledger at path without locking or changing it (for
+// a dry run); Record on it does nothing. A missing file is an empty ledger.
+func ReadLedger(path string) (*Ledger, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &Ledger{path: path, readOnly: true, index: make(map[string]map[uint32]map[uint32]string)}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	defer f.Close()
+	l := &Ledger{path: path, f: f, readOnly: true, index: make(map[string]map[uint32]map[uint32]string)}
+	if err := l.load(); err != nil {
+		return nil, err
+	}
+	l.f = nil
+	return l, nil
+}
+
+func (l *Ledger) load() error {
+	if _, err := l.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("ledger %s: %w", l.path, err)
+	}
+	sc := bufio.NewScanner(l.f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e LedgerEntry
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		l.add(e)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("ledger %s: %w", l.path, err)
+	}
+	return nil
+}
+
+func (l *Ledger) add(e LedgerEntry) {
+	if e.Target == "" || e.UIDValidity == 0 || e.UID == 0 || e.Key == "" {
+		return
+	}
+	byV := l.index[e.Target]
+	if byV == nil {
+		byV = make(map[uint32]map[uint32]string)
+		l.index[e.Target] = byV
+	}
+	byU := byV[e.UIDValidity]
+	if byU == nil {
+		byU = make(map[uint32]string)
+		byV[e.UIDValidity] = byU
+	}
+	byU[e.UID] = e.Key
+}
+
+// Path is the ledger's file.
+func (l *Ledger) Path() string { return l.path }
+
+// Known returns what the ledger knows of the messages of target, for
+// Client.KnownMessages, or nil when it knows nothing.
+func (l *Ledger) Known(target string) KnownKeys {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	byV := l.index[target]
+	l.mu.Unlock()
+	if len(byV) == 0 {
+		return nil
+	}
+	return func(uidValidity, uid uint32) (string, bool) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		k, ok := l.index[target][uidValidity][uid]
+		return k, ok
+	}
+}
+
+// Record appends an entry. It never fails the run: a write error is kept
+// and returned by Close.
+func (l *Ledger) Record(e LedgerEntry) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.add(e)
+	if l.err != nil || l.readOnly {
+		return
+	}
+	b, err := json.Marshal(e)
+	if err == nil {
+		b = append(b, '\n')
+		_, err = l.w.Write(b)
+	}
+	if err == nil && time.Since(l.lastSync) >= ledgerSyncEvery {
+		err = l.syncLocked()
+	}
+	if err != nil {
+		l.err = fmt.Errorf("ledger %s: %w", l.path, err)
+	}
+}
+
+func (l *Ledger) syncLocked() error {
+	l.lastSync = time.Now()
+	if err := l.w.Flush(); err != nil {
+		return err
+	}
+	return l.f.Sync()
+}
+
+// Close syncs what was recorded, unlocks and closes the ledger.
+func (l *Ledger) Close() error {
+	if l == nil || l.readOnly {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		if err := l.syncLocked(); err != nil {
+			l.err = fmt.Errorf("ledger %s: %w", l.path, err)
+		}
+	}
+	l.f.Close() // releases the lock
+	return l.err
+}
