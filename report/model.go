@@ -49,6 +49,10 @@ type Report struct {
 	// uploaded, one JSON object per line.
 	Ledger string `json:"ledger,omitempty"`
 
+	// Settings are the options that shaped the plan, so that an approved
+	// plan (migrate --plan) is carried out with them.
+	Settings *Settings `json:"settings,omitempty"`
+
 	Folders  []Folder  `json:"folders"`
 	Totals   Totals    `json:"totals"`
 	Problems []Problem `json:"problems,omitempty"`
@@ -66,6 +70,19 @@ type Source struct {
 	// Files, Bytes and the fingerprints below describe what was read, so a
 	// plan can refuse to run when the source changed since.
 	Files []SourceFile `json:"files,omitempty"`
+}
+
+// Settings are the options of a migration other than the sources and the
+// server: how the sources were read and where folders go. Never a secret.
+type Settings struct {
+	Format         string            `json:"format,omitempty"`
+	MboxTimezone   string            `json:"mbox_timezone,omitempty"`
+	IncludeDeleted bool              `json:"include_deleted,omitempty"`
+	MaxSize        int64             `json:"max_size,omitempty"`
+	FolderMap      map[string]string `json:"folder_map,omitempty"`
+	TargetPrefix   string            `json:"target_prefix,omitempty"`
+	CAFile         string            `json:"ca_file,omitempty"`
+	Provider       string            `json:"provider,omitempty"`
 }
 
 // A SourceFile is one file of a source, as it was when read.

@@ -215,3 +215,27 @@ func (l *Ledger) Close() error {
 	l.f.Close() // releases the lock
 	return l.err
 }
+
+// ErrLocked is returned by LockFile when another process holds the lock.
+var ErrLocked = errors.New("locked by another process")
+
+// LockFile creates (with its directory) and locks the file at path
+// without waiting; closing the file releases the lock, as does the
+// process ending in any way.
+func LockFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, ErrLocked
+		}
+		return nil, err
+	}
+	return f, nil
+}

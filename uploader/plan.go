@@ -70,12 +70,29 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 			m.Plan, m.Reason = report.DecisionFailed, fmt.Sprintf("too large for server (APPENDLIMIT %d)", info.AppendLimit)
 		}
 	}
-	scope := func(m *report.Message) string { return m.Target }
-	if opts.Dedupe == DedupeAccount {
-		scope = func(*report.Message) string { return "" }
-	}
+	scope := dedupScope(opts.Dedupe)
 	plan.MarkDuplicates(rep, scope)
+	create := func(m *report.Message) bool { return target[m.Folder].Create }
+	if err := checkServer(ctx, rep, srv, opts, boxes, create, prog); err != nil {
+		return err
+	}
+	recordServer(rep, info)
+	rep.Recount()
+	return nil
+}
 
+func dedupScope(dedupe string) func(*report.Message) string {
+	if dedupe == DedupeAccount {
+		return func(*report.Message) string { return "" }
+	}
+	return func(m *report.Message) string { return m.Target }
+}
+
+// checkServer plans as "exists" every message planned for upload whose key
+// the server already has in its scope (its target folder, or the account).
+// create tells which messages go to a folder that does not exist yet.
+func checkServer(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions, boxes []Mailbox, create func(*report.Message) bool, prog report.Progress) error {
+	scope := dedupScope(opts.Dedupe)
 	// What the server has: per target folder, or everywhere.
 	prints := make(map[string]map[string]bool) // scope -> header prints of source messages without Message-ID
 	need := make(map[string]bool)              // existing mailboxes to look into
@@ -91,7 +108,7 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 			}
 			prints[s][m.HeaderPrint] = true
 		}
-		if !target[m.Folder].Create {
+		if !create(m) {
 			need[m.Target] = true
 		}
 	}
@@ -145,6 +162,11 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 			}
 		}
 	}
+	return nil
+}
+
+// recordServer puts what was learned of the server into the report.
+func recordServer(rep *report.Report, info ServerInfo) {
 	if rep.Server == nil {
 		rep.Server = &report.Server{}
 	}
@@ -154,6 +176,66 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 		rep.Server.Capabilities = append(rep.Server.Capabilities, string(c))
 	}
 	sort.Strings(rep.Server.Capabilities)
+}
+
+// Recheck checks an approved plan (a dry run's report) against the server
+// as it is now, without changing what was approved: the folder mapping
+// stays; a message approved for upload that the server meanwhile has is
+// not uploaded ("exists"); a message approved as already there that the
+// server no longer has fails, saying that the approved plan did not upload
+// it. A planned folder that exists now is not created again. Only reads.
+func Recheck(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions) error {
+	prog := opts.Progress
+	if prog == nil {
+		prog = report.NoProgress
+	}
+	opts.Dedupe = rep.Dedupe
+	if opts.Dedupe == "" {
+		opts.Dedupe = DedupeFolder
+	}
+	boxes, err := srv.Mailboxes(ctx)
+	if err != nil {
+		return err
+	}
+	exists := make(map[string]bool, len(boxes))
+	for _, b := range boxes {
+		if !b.HasAttr(`\Noselect`) && !b.HasAttr(`\NonExistent`) {
+			exists[b.Name] = true
+		}
+	}
+	for i := range rep.Folders {
+		f := &rep.Folders[i]
+		f.Create = f.Target != "INBOX" && !exists[f.Target]
+		if f.Create && f.Fallback != "" && exists[f.Fallback] {
+			f.Target, f.Fallback, f.Create = f.Fallback, "", false
+		}
+	}
+	target := make(map[string]string, len(rep.Folders))
+	for _, f := range rep.Folders {
+		target[f.Source] = f.Target
+	}
+	// What the plan said was there: check it still is, as if to upload.
+	wasThere := make(map[int]bool)
+	for i := range rep.Messages {
+		m := &rep.Messages[i]
+		m.Target = target[m.Folder]
+		m.Outcome, m.UID, m.UIDValidity, m.Verified = "", 0, 0, ""
+		if m.Plan == report.DecisionExists {
+			wasThere[i] = true
+			m.Plan, m.Reason = report.DecisionUpload, ""
+		}
+	}
+	create := func(m *report.Message) bool { return !exists[m.Target] }
+	if err := checkServer(ctx, rep, srv, opts, boxes, create, prog); err != nil {
+		return err
+	}
+	for i := range wasThere {
+		m := &rep.Messages[i]
+		if m.Plan == report.DecisionUpload {
+			m.Plan, m.Reason = report.DecisionFailed, "the approved plan found it on the server, but it is not there any more, and the plan did not approve uploading it: make a new plan (a dry run) to upload it"
+		}
+	}
+	recordServer(rep, srv.Info())
 	rep.Recount()
 	return nil
 }

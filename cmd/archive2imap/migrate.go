@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/archive2imap/archive2imap/plan"
 	"github.com/archive2imap/archive2imap/report"
 	"github.com/archive2imap/archive2imap/uploader"
 )
@@ -63,12 +60,14 @@ type migrateOptions struct {
 	retries     int
 	ledger      string
 	noLedger    bool
+	planOut     string
+	planIn      string
 }
 
 func newMigrateCmd(s *streams) *cobra.Command {
 	var opts migrateOptions
 	cmd := &cobra.Command{
-		Use:   "migrate SOURCE... --host HOST --user USER [--dry-run]",
+		Use:   "migrate SOURCE... --host HOST --user USER [--dry-run [--plan-out FILE]] | migrate --plan FILE",
 		Short: "Upload local mail archives into an IMAP account (start with --dry-run)",
 		Long: `migrate reads the archives, finds out what the IMAP account already has
 (by Message-ID, or a fingerprint for messages without one), and APPENDs the
@@ -81,12 +80,15 @@ It never deletes, moves or changes anything on the server, and never writes
 to the source. Running it again uploads nothing twice.
 
 --dry-run does everything but write: it connects, maps folders, checks for
-duplicates and reports exactly what a run would do.
+duplicates and reports exactly what a run would do. With --plan-out FILE it
+also writes the plan, which "migrate --plan FILE" carries out once approved
+(refusing if a source changed since).
 
 Exit codes: 0 all done; 1 some messages failed or were refused; 2 usage,
 configuration or source error; 3 cannot connect or log in; 4 the server
 stopped the run (account full); 130 interrupted (rerun to continue).`,
-		Args: minArgs(1, "SOURCE (an mbox file or an archive directory)"),
+		// Sources may come from an approved plan (--plan) instead.
+		Args: minArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMigrate(cmd.Context(), opts, cmd.Flags(), args, s)
 		},
@@ -102,27 +104,14 @@ stopped the run (account full); 130 interrupted (rerun to continue).`,
 	fs.IntVar(&opts.retries, "retries", 5, "reconnect this many times when a connection breaks before giving a folder up")
 	fs.StringVar(&opts.ledger, "ledger", "", "record every uploaded message in this `FILE` (JSON lines); reruns read it to fetch less from the server (default: one per account under $XDG_STATE_HOME/archive2imap, or ~/.local/state/archive2imap)")
 	fs.BoolVar(&opts.noLedger, "no-ledger", false, "keep no ledger")
+	fs.StringVar(&opts.planOut, "plan-out", "", "with --dry-run: write the plan to this `FILE.json` (sources with their sizes and hashes, server, folder mapping, every message's decision) for approval")
+	fs.StringVar(&opts.planIn, "plan", "", "carry out the approved plan in this `FILE.json` (no SOURCE): refused if a source changed since; the server is checked again, so nothing already there is uploaded")
 	return cmd
 }
 
 func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, paths []string, s *streams) error {
-	popts, err := opts.sources.planOptions()
+	job, err := opts.job(fs, s, paths)
 	if err != nil {
-		return err
-	}
-	topts, err := opts.target.planOptions()
-	if err != nil {
-		return err
-	}
-	if opts.connections < 1 || opts.connections > uploader.MaxConnections {
-		return usagef(fmt.Errorf("--connections: want 1 to %d", uploader.MaxConnections))
-	}
-	cfg, err := opts.server.config(fs, s)
-	if err != nil {
-		return err
-	}
-	cfg.DryRun = opts.dryRun
-	if err := checkSources(paths); err != nil {
 		return err
 	}
 	out, err := opts.output.open(s)
@@ -130,98 +119,138 @@ func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, pat
 		return err
 	}
 	defer out.close()
-	// Log in before the archives are read, which can take minutes: a
-	// wrong password or an unreachable server is reported at once.
-	cl, err := uploader.Connect(ctx, cfg)
-	if err != nil {
-		return err
+	rep, runErr := job.run(ctx, out.progress)
+	if rep == nil {
+		return runErr
 	}
-	defer func() { cl.Close() }()
-	popts.Progress = out.progress
-	rep, err := plan.Inventory(ctx, paths, popts)
-	if err != nil {
-		return err
-	}
-	rep.DryRun = opts.dryRun
-	rep.Server = serverInfo(cfg)
-	if cl, err = reconnectIfIdle(ctx, cl, cfg); err != nil {
-		return err
-	}
-	ledger, err := openLedger(opts, cfg)
-	if err != nil {
-		return err
-	}
-	if ledger != nil {
-		rep.Ledger = ledger.Path()
-	}
-	topts.Progress = out.progress
-	topts.Ledger = ledger
-	if err := uploader.Plan(ctx, rep, cl, topts); err != nil {
-		ledger.Close()
-		return err
-	}
-	var runErr error
-	if !opts.dryRun {
-		runErr = uploader.Execute(ctx, rep, cfg, cl, uploader.ExecOptions{
-			Connections: opts.connections, Retries: opts.retries,
-			Import: popts.Import, Progress: out.progress, Ledger: ledger,
-		})
-	}
-	if err := ledger.Close(); err != nil {
-		// The upload itself is fine; say so and go on.
-		fmt.Fprintf(s.errOut, "warning: %v\n", err)
+	if opts.planOut != "" {
+		out.stamp(rep, report.CommandMigrate)
+		rep.Status = report.StatusComplete
+		if err := report.WriteFile(opts.planOut, rep); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.errOut, "plan written to %s: have it approved, then run: archive2imap migrate --plan %s (and the password as usual)\n", opts.planOut, opts.planOut)
 	}
 	return finishRun(ctx, out, rep, report.CommandMigrate, runErr)
 }
 
-// openLedger opens the run's ledger: --ledger, or the account's in the
-// user's state directory; read-only for a dry run (which writes nothing
-// and takes no lock); none with --no-ledger.
-func openLedger(opts migrateOptions, cfg *uploader.Config) (*uploader.Ledger, error) {
-	if opts.noLedger {
-		if opts.ledger != "" {
-			return nil, usagef(errors.New("--ledger and --no-ledger contradict each other"))
+// job turns the command line into a migration job: from the flags, or
+// from an approved plan (--plan).
+func (opts *migrateOptions) job(fs *pflag.FlagSet, s *streams, paths []string) (*migrateJob, error) {
+	if opts.connections < 1 || opts.connections > uploader.MaxConnections {
+		return nil, usagef(fmt.Errorf("--connections: want 1 to %d", uploader.MaxConnections))
+	}
+	if opts.planOut != "" && !opts.dryRun {
+		return nil, usagef(errors.New("--plan-out writes the plan of a dry run: add --dry-run"))
+	}
+	if opts.planOut != "" {
+		if f, err := report.FormatOf(opts.planOut); err != nil || f != report.FormatJSON {
+			return nil, usagef(errors.New("--plan-out: the plan is a .json file"))
 		}
-		return nil, nil
 	}
-	path := opts.ledger
-	if path == "" {
-		dir := os.Getenv("XDG_STATE_HOME")
-		if dir == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return nil, nil // nowhere to keep one: run without
-			}
-			dir = filepath.Join(home, ".local", "state")
-		}
-		name := fmt.Sprintf("%s@%s_%d.ledger.jsonl", cfg.User, cfg.Host, cfg.Port)
-		name = strings.Map(func(r rune) rune {
-			if r == '/' || r == '\\' || r == 0 {
-				return '_'
-			}
-			return r
-		}, name)
-		path = filepath.Join(dir, "archive2imap", "ledgers", name)
+	if opts.planIn != "" {
+		return opts.approvedJob(fs, s, paths)
 	}
-	if opts.dryRun {
-		return uploader.ReadLedger(path)
+	if len(paths) == 0 {
+		return nil, usagef(errors.New("missing SOURCE (an mbox file or an archive directory), or --plan FILE (see archive2imap migrate --help)"))
 	}
-	l, err := uploader.OpenLedger(path)
-	if errors.Is(err, uploader.ErrLedgerLocked) {
-		return nil, usagef(fmt.Errorf("%w: two runs on the same account at once could upload the same messages twice", err))
+	popts, err := opts.sources.planOptions()
+	if err != nil {
+		return nil, err
 	}
-	return l, err
+	topts, err := opts.target.planOptions()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := opts.server.config(fs, s)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DryRun = opts.dryRun
+	j := &migrateJob{
+		paths: paths, sources: popts, target: topts, cfg: cfg, dryRun: opts.dryRun,
+		exec:        uploader.ExecOptions{Connections: opts.connections, Retries: opts.retries},
+		recordFiles: opts.planOut != "",
+		warn:        func(f string, a ...any) { fmt.Fprintf(s.errOut, f+"\n", a...) },
+		settings: report.Settings{
+			Format: opts.sources.format, MboxTimezone: opts.sources.mboxTimezone,
+			IncludeDeleted: opts.sources.includeDeleted, MaxSize: opts.sources.maxSize,
+			FolderMap: topts.Folders.Map, TargetPrefix: topts.Folders.Prefix, CAFile: cfg.CAFile,
+		},
+	}
+	if err := opts.setLedger(j); err != nil {
+		return nil, err
+	}
+	return j, nil
 }
 
-// reconnectIfIdle returns cl if it still works after sitting idle while
-// the archives were read (a server may drop an idle connection), or a new
-// connection.
-func reconnectIfIdle(ctx context.Context, cl *uploader.Client, cfg *uploader.Config) (*uploader.Client, error) {
-	if err := cl.Noop(ctx); err == nil || ctx.Err() != nil {
-		return cl, ctx.Err()
+func (opts *migrateOptions) setLedger(j *migrateJob) error {
+	switch {
+	case opts.noLedger && opts.ledger != "":
+		return usagef(errors.New("--ledger and --no-ledger contradict each other"))
+	case opts.noLedger:
+	case opts.ledger != "":
+		j.ledger = opts.ledger
+	default:
+		j.ledger = defaultLedger(j.cfg)
 	}
-	cl.Close()
-	return uploader.Connect(ctx, cfg)
+	return nil
+}
+
+// approvedJob makes the job of an approved plan: its sources, server and
+// settings; only the secret comes from the command line, as always.
+func (opts *migrateOptions) approvedJob(fs *pflag.FlagSet, s *streams, paths []string) (*migrateJob, error) {
+	if opts.dryRun {
+		return nil, usagef(errors.New("--plan carries out an approved plan; to make a new one, use --dry-run --plan-out"))
+	}
+	if len(paths) > 0 {
+		return nil, usagef(errors.New("with --plan, the sources are the plan's: give no SOURCE"))
+	}
+	for _, name := range []string{"host", "port", "tls", "user", "ca-file", "format", "mbox-timezone", "include-deleted", "max-size", "folder-map", "target-prefix", "dedupe"} {
+		if fs.Changed(name) {
+			return nil, usagef(fmt.Errorf("--%s: with --plan, this comes from the approved plan", name))
+		}
+	}
+	fh, err := os.Open(opts.planIn)
+	if err != nil {
+		return nil, usagef(fmt.Errorf("--plan: %w", err))
+	}
+	approved, err := report.ReadJSON(fh)
+	fh.Close()
+	if err != nil {
+		return nil, usagef(fmt.Errorf("--plan %s: not a plan: %w", opts.planIn, err))
+	}
+	if approved.Command != report.CommandMigrate || !approved.DryRun || approved.Server == nil || approved.Settings == nil || len(approved.Sources) == 0 {
+		return nil, usagef(fmt.Errorf("--plan %s: not a plan written by migrate --dry-run --plan-out", opts.planIn))
+	}
+	st := approved.Settings
+	opts.sources.format, opts.sources.mboxTimezone = st.Format, st.MboxTimezone
+	opts.sources.includeDeleted, opts.sources.maxSize = st.IncludeDeleted, st.MaxSize
+	popts, err := opts.sources.planOptions()
+	if err != nil {
+		return nil, usagef(fmt.Errorf("--plan %s: %w", opts.planIn, err))
+	}
+	srv := approved.Server
+	opts.server.host, opts.server.port, opts.server.tls, opts.server.user = srv.Host, srv.Port, srv.TLS, srv.User
+	opts.server.caFile = st.CAFile
+	cfg, err := opts.server.config(fs, s)
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range approved.Sources {
+		paths = append(paths, src.Path)
+	}
+	j := &migrateJob{
+		paths: paths, sources: popts, cfg: cfg, approved: approved,
+		target:   uploader.PlanOptions{Dedupe: approved.Dedupe, Folders: uploader.FolderOptions{Map: st.FolderMap, Prefix: st.TargetPrefix}},
+		exec:     uploader.ExecOptions{Connections: opts.connections, Retries: opts.retries},
+		settings: *st,
+		warn:     func(f string, a ...any) { fmt.Fprintf(s.errOut, f+"\n", a...) },
+	}
+	if err := opts.setLedger(j); err != nil {
+		return nil, err
+	}
+	return j, nil
 }
 
 // finishRun sets the report's status from how the run ended, writes the
