@@ -98,3 +98,38 @@ func TestPlanFiles(t *testing.T) {
 		t.Errorf("CheckFiles after a removal: %v", err)
 	}
 }
+
+func TestWriteFailed(t *testing.T) {
+	dir := writeArchive(t)
+	rep, err := Inventory(context.Background(), []string{dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Messages 1 and 4 failed; the others did not.
+	rep.Messages[0].Plan, rep.Messages[0].Reason = report.DecisionFailed, "too large for server (APPENDLIMIT 10)"
+	rep.Messages[3].Outcome = report.DecisionFailed
+	rep.Messages[3].Flags = []string{importers.FlagSeen, importers.FlagFlagged}
+	out := filepath.Join(t.TempDir(), "failed.mbox")
+	n, err := WriteFailed(out, rep, importers.Options{})
+	if err != nil || n != 2 {
+		t.Fatalf("wrote %d: %v", n, err)
+	}
+	// It reads back as the two messages, with the same keys and flags.
+	back, err := Inventory(context.Background(), []string{out}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Messages) != 2 || back.Messages[0].Key != rep.Messages[0].Key || back.Messages[1].Key != rep.Messages[3].Key {
+		t.Fatalf("read back %d messages: %+v", len(back.Messages), back.Messages)
+	}
+	if f := back.Messages[1].Flags; len(f) != 2 {
+		t.Errorf("flags read back: %v, want \\Flagged \\Seen", f)
+	}
+	if !back.Messages[1].Date.Equal(rep.Messages[3].Date) {
+		t.Errorf("date %v, want %v", back.Messages[1].Date, rep.Messages[3].Date)
+	}
+	// Never into a source.
+	if _, err := WriteFailed(filepath.Join(dir, "failed.mbox"), rep, importers.Options{}); err == nil {
+		t.Error("wrote inside the source")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/archive2imap/archive2imap/plan"
 	"github.com/archive2imap/archive2imap/report"
 	"github.com/archive2imap/archive2imap/uploader"
 )
@@ -62,6 +63,7 @@ type migrateOptions struct {
 	noLedger    bool
 	planOut     string
 	planIn      string
+	failedOut   string
 }
 
 func newMigrateCmd(s *streams) *cobra.Command {
@@ -105,6 +107,7 @@ stopped the run (account full); 130 interrupted (rerun to continue).`,
 	fs.StringVar(&opts.ledger, "ledger", "", "record every uploaded message in this `FILE` (JSON lines); reruns read it to fetch less from the server (default: one per account under $XDG_STATE_HOME/archive2imap, or ~/.local/state/archive2imap)")
 	fs.BoolVar(&opts.noLedger, "no-ledger", false, "keep no ledger")
 	fs.StringVar(&opts.planOut, "plan-out", "", "with --dry-run: write the plan to this `FILE.json` (sources with their sizes and hashes, server, folder mapping, every message's decision) for approval")
+	fs.StringVar(&opts.failedOut, "failed-out", "", "write every message that could not be uploaded to this mbox `FILE`, to fix and migrate again")
 	fs.StringVar(&opts.planIn, "plan", "", "carry out the approved plan in this `FILE.json` (no SOURCE): refused if a source changed since; the server is checked again, so nothing already there is uploaded")
 	return cmd
 }
@@ -130,6 +133,14 @@ func runMigrate(ctx context.Context, opts migrateOptions, fs *pflag.FlagSet, pat
 			return err
 		}
 		fmt.Fprintf(s.errOut, "plan written to %s: have it approved, then run: archive2imap migrate --plan %s (and the password as usual)\n", opts.planOut, opts.planOut)
+	}
+	if opts.failedOut != "" && !opts.dryRun {
+		n, err := plan.WriteFailed(opts.failedOut, rep, job.sources.Import)
+		if err != nil {
+			fmt.Fprintf(s.errOut, "archive2imap: %v\n", err)
+		} else if n > 0 {
+			fmt.Fprintf(s.errOut, "%d messages that could not be uploaded written to %s\n", n, opts.failedOut)
+		}
 	}
 	return finishRun(ctx, out, rep, report.CommandMigrate, runErr)
 }
