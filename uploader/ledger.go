@@ -2,6 +2,7 @@ package uploader
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/archive2imap/archive2imap/report"
 )
 
 // A Ledger records every message a run uploaded, one JSON object per line
@@ -238,4 +241,61 @@ func LockFile(path string) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// LedgerReport reads a ledger file and makes a report of what it records:
+// every uploaded message, by source folder and target, as a run's report
+// would list them (the ledger holds no subjects, flags or plan decisions).
+func LedgerReport(path string) (*report.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rep := &report.Report{Tool: "archive2imap", Command: report.CommandMigrate, Status: report.StatusComplete, Ledger: path}
+	folders := make(map[string]int)
+	sources := make(map[string]bool)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		var e LedgerEntry
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Key == "" {
+			rep.Problems = append(rep.Problems, report.Problem{Path: path, Offset: -1, Error: fmt.Sprintf("line %d is not a ledger entry", line)})
+			continue
+		}
+		if _, ok := folders[e.Folder]; !ok {
+			folders[e.Folder] = len(rep.Folders)
+			rep.Folders = append(rep.Folders, report.Folder{Source: e.Folder, Target: e.Target})
+		}
+		if rep.Started.IsZero() || e.Time.Before(rep.Started) {
+			rep.Started = e.Time
+		}
+		if e.Time.After(rep.Finished) {
+			rep.Finished = e.Time
+		}
+		sources[e.Path] = true
+		rep.Messages = append(rep.Messages, report.Message{
+			Folder: e.Folder, Target: e.Target, Path: e.Path, Offset: e.Offset, Index: e.Index,
+			Key: e.Key, Size: e.Size, Plan: report.DecisionUpload, Outcome: report.DecisionUploaded,
+			UIDValidity: e.UIDValidity, UID: e.UID,
+		})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if line == 0 {
+		return nil, fmt.Errorf("%s: the ledger is empty", path)
+	}
+	if len(rep.Messages) == 0 {
+		return nil, fmt.Errorf("%s: not a ledger (no line is a ledger entry)", path)
+	}
+	rep.StatusText = fmt.Sprintf("From the ledger %s: the messages uploaded between %s and %s.", path,
+		rep.Started.Format("2006-01-02 15:04"), rep.Finished.Format("2006-01-02 15:04"))
+	rep.Recount()
+	return rep, nil
 }

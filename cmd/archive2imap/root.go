@@ -55,6 +55,6 @@ practice server, or "archive2imap scan ARCHIVE" to inventory an archive.`,
 		}
 		return usagef(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	root.AddCommand(newScanCmd(s), newMigrateCmd(s), newVerifyCmd(s), newDemoCmd(s))
+	root.AddCommand(newScanCmd(s), newMigrateCmd(s), newVerifyCmd(s), newDemoCmd(s), newReportCmd(s))
 	return root
 }

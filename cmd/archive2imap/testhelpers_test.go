@@ -314,13 +314,14 @@ type jsonReport struct {
 }
 
 type jsonCounters struct {
-	Found              int `json:"found"`
-	DuplicatesInSource int `json:"duplicates_in_source"`
-	AlreadyOnServer    int `json:"already_on_server"`
-	ToUpload           int `json:"to_upload"`
-	Uploaded           int `json:"uploaded"`
-	Skipped            int `json:"skipped"`
-	Failed             int `json:"failed"`
+	Found              int   `json:"found"`
+	DuplicatesInSource int   `json:"duplicates_in_source"`
+	AlreadyOnServer    int   `json:"already_on_server"`
+	ToUpload           int   `json:"to_upload"`
+	Uploaded           int   `json:"uploaded"`
+	Skipped            int   `json:"skipped"`
+	Failed             int   `json:"failed"`
+	BytesUploaded      int64 `json:"bytes_uploaded"`
 }
 
 type jsonMessage struct {
