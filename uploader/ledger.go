@@ -30,6 +30,11 @@ type Ledger struct {
 
 	readOnly bool // ReadLedger: nothing is written
 
+	// run, when set, also gets this run's entries (a ledger of the run
+	// alone, next to its report).
+	run  *os.File
+	runW *bufio.Writer
+
 	mu       sync.Mutex
 	index    map[string]map[uint32]map[uint32]string // target -> UIDVALIDITY -> UID -> key
 	lastSync time.Time
@@ -147,6 +152,20 @@ func (l *Ledger) add(e LedgerEntry) {
 	byU[e.UID] = e.Key
 }
 
+// AlsoRecordTo makes this run's entries also go to the file at path
+// (created, or emptied), a ledger of the run alone to keep with its
+// report.
+func (l *Ledger) AlsoRecordTo(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	l.mu.Lock()
+	l.run, l.runW = f, bufio.NewWriterSize(f, 64<<10)
+	l.mu.Unlock()
+	return nil
+}
+
 // Path is the ledger's file.
 func (l *Ledger) Path() string { return l.path }
 
@@ -187,6 +206,9 @@ func (l *Ledger) Record(e LedgerEntry) {
 		b = append(b, '\n')
 		_, err = l.w.Write(b)
 	}
+	if err == nil && l.runW != nil {
+		_, err = l.runW.Write(b)
+	}
 	if err == nil && time.Since(l.lastSync) >= ledgerSyncEvery {
 		err = l.syncLocked()
 	}
@@ -199,6 +221,14 @@ func (l *Ledger) syncLocked() error {
 	l.lastSync = time.Now()
 	if err := l.w.Flush(); err != nil {
 		return err
+	}
+	if l.runW != nil {
+		if err := l.runW.Flush(); err != nil {
+			return err
+		}
+		if err := l.run.Sync(); err != nil {
+			return err
+		}
 	}
 	return l.f.Sync()
 }
@@ -214,6 +244,9 @@ func (l *Ledger) Close() error {
 		if err := l.syncLocked(); err != nil {
 			l.err = fmt.Errorf("ledger %s: %w", l.path, err)
 		}
+	}
+	if l.run != nil {
+		l.run.Close()
 	}
 	l.f.Close() // releases the lock
 	return l.err

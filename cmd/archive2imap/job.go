@@ -25,6 +25,9 @@ type migrateJob struct {
 	settings report.Settings
 	// ledger is the ledger file; "" keeps none.
 	ledger string
+	// runLedger, when set, also gets this run's entries: a ledger of the
+	// run alone, kept next to its report.
+	runLedger string
 	// approved, when set, is the approved plan to carry out (migrate
 	// --plan): its sources must be unchanged, its folder mapping and
 	// decisions stand, only the server is checked again.
@@ -95,6 +98,13 @@ func (j *migrateJob) run(ctx context.Context, prog report.Progress) (*report.Rep
 	}
 	if ledger != nil {
 		rep.Ledger = ledger.Path()
+		if j.runLedger != "" && !j.dryRun {
+			if err := ledger.AlsoRecordTo(j.runLedger); err != nil {
+				ledger.Close()
+				return nil, err
+			}
+			rep.Ledger = j.runLedger
+		}
 	}
 	j.target.Progress = prog
 	j.target.Ledger = ledger

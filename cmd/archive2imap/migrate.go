@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -104,7 +106,7 @@ stopped the run (account full); 130 interrupted (rerun to continue).`,
 	fs.BoolVarP(&opts.dryRun, "dry-run", "n", false, "write nothing: report what a run would do")
 	fs.IntVar(&opts.connections, "connections", uploader.DefaultConnections, fmt.Sprintf("parallel upload connections (1-%d)", uploader.MaxConnections))
 	fs.IntVar(&opts.retries, "retries", 5, "reconnect this many times when a connection breaks before giving a folder up")
-	fs.StringVar(&opts.ledger, "ledger", "", "record every uploaded message in this `FILE` (JSON lines); reruns read it to fetch less from the server (default: one per account under $XDG_STATE_HOME/archive2imap, or ~/.local/state/archive2imap)")
+	fs.StringVar(&opts.ledger, "ledger", "", "the account's ledger `FILE`: every uploaded message recorded (JSON lines), which reruns read to fetch less from the server (default: one per account under $XDG_STATE_HOME/archive2imap, or ~/.local/state/archive2imap); with --report R.ext, the run's own uploads also go to R.ledger.jsonl next to the report")
 	fs.BoolVar(&opts.noLedger, "no-ledger", false, "keep no ledger")
 	fs.StringVar(&opts.planOut, "plan-out", "", "with --dry-run: write the plan to this `FILE.json` (sources with their sizes and hashes, server, folder mapping, every message's decision) for approval")
 	fs.StringVar(&opts.failedOut, "failed-out", "", "write every message that could not be uploaded to this mbox `FILE`, to fix and migrate again")
@@ -196,6 +198,10 @@ func (opts *migrateOptions) job(fs *pflag.FlagSet, s *streams, paths []string) (
 }
 
 func (opts *migrateOptions) setLedger(j *migrateJob) error {
+	if len(opts.output.reports) > 0 && !opts.noLedger {
+		r := opts.output.reports[0]
+		j.runLedger = strings.TrimSuffix(r, filepath.Ext(r)) + ".ledger.jsonl"
+	}
 	switch {
 	case opts.noLedger && opts.ledger != "":
 		return usagef(errors.New("--ledger and --no-ledger contradict each other"))

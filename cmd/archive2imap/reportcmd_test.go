@@ -24,8 +24,13 @@ func TestReportCommand(t *testing.T) {
 	}
 	run := readReport(t, runJSON)
 	s.Close() // the server is not needed any more
+	// The run's own ledger is kept next to its report.
+	runLedger := filepath.Join(work, "run.ledger.jsonl")
+	if b, err := os.ReadFile(runLedger); err != nil || strings.Count(string(b), "\n") != run.Totals.Uploaded {
+		t.Fatalf("the run's ledger next to the report: %v, want %d lines", err, run.Totals.Uploaded)
+	}
 
-	for _, src := range []string{runJSON, ledger} {
+	for _, src := range []string{runJSON, ledger, runLedger} {
 		html := filepath.Join(work, filepath.Base(src)+".html")
 		csv := filepath.Join(work, filepath.Base(src)+".csv")
 		back := filepath.Join(work, filepath.Base(src)+".again.json")
