@@ -18,6 +18,7 @@ type config struct {
 	maxConns   int
 	extra      string
 	defaultPwd bool
+	port       int
 }
 
 type specialMailbox struct {
@@ -46,6 +47,7 @@ func newConfig(opts Options) (config, error) {
 		tls:      opts.TLS,
 		maxConns: opts.MaxUserConnections,
 		extra:    opts.Extra,
+		port:     opts.Port,
 	}
 
 	c.users = append([]User(nil), opts.Users...)

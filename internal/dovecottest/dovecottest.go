@@ -93,6 +93,10 @@ type Options struct {
 	// Dovecot's default of 10.
 	MaxUserConnections int
 
+	// Port is the IMAP port to listen on; 0 (the default, and what tests
+	// want) picks a free one. A fixed port is for the practice server.
+	Port int
+
 	// Extra is appended verbatim to the end of the configuration, so it
 	// can add or override settings: quota plugins, login_trusted_networks,
 	// disable_plaintext_auth, imap_capability, and so on.
@@ -280,7 +284,7 @@ func StartProcess(opts Options) (*Server, error) {
 		if err == nil {
 			return s, nil
 		}
-		if !errors.Is(err, errAddrInUse) || i == attempts {
+		if !errors.Is(err, errAddrInUse) || i == attempts || cfg.port != 0 {
 			return nil, err
 		}
 	}
@@ -308,8 +312,10 @@ func startOnce(bin binaries, cfg config, ids identity) (_ *Server, err error) {
 		}
 	}()
 
-	if s.Port, err = freePort(); err != nil {
-		return nil, err
+	if s.Port = cfg.port; s.Port == 0 {
+		if s.Port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	var certFile, keyFile string
 	if cfg.tls {
