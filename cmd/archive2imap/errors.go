@@ -23,7 +23,7 @@ func usagef(err error) error { return usageError{err} }
 // errFailures is returned by a command that ran to the end but could not do
 // everything (messages failed, parts of a source were unreadable, verify
 // found messages missing). What went wrong was already printed.
-var errFailures = errors.New("some messages could not be read or migrated; see the report")
+var errFailures = errors.New("they are listed above and in the report")
 
 // errSilent wraps an error whose message was already printed.
 var errSilent = errors.New("")
