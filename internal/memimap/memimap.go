@@ -3,7 +3,11 @@
 // tests. It adds to imapmemserver what a migration target has and it
 // lacks: special-use folders (RFC 6154), an APPENDLIMIT, OAuth2 logins
 // (OAUTHBEARER and XOAUTH2), and a hook to refuse APPENDs the way real
-// servers do (NO [TOOBIG], [OVERQUOTA], [THROTTLED]).
+// servers do (NO [TOOBIG], [OVERQUOTA], [THROTTLED]). Its options also
+// let a test imitate a provider's quirks: the greeting text, extra
+// capabilities (X-GM-EXT-1), container folders listed \Noselect
+// (Gmail's "[Gmail]"), folders that exist but are not listed (Microsoft
+// 365's "Files"), and the refusal of a password login.
 package memimap
 
 import (
@@ -32,6 +36,27 @@ type Options struct {
 	Token string
 	// OAuthOnly refuses LOGIN and PLAIN (Microsoft 365 style).
 	OAuthOnly bool
+	// OfferPlain advertises AUTH=PLAIN even with OAuthOnly, and refuses
+	// it, as Microsoft 365 does.
+	OfferPlain bool
+	// LoginRefusal, when set, is the answer to LOGIN and AUTHENTICATE
+	// PLAIN under OAuthOnly (Microsoft 365 answers "NO LOGIN failed.");
+	// nil: NO [AUTHENTICATIONFAILED] with a text about OAuth2.
+	LoginRefusal *imap.Error
+	// Greeting, when set, replaces the text of the greeting line: the
+	// server then greets with "* OK <Greeting>" and no capabilities, as
+	// Gmail ("Gimap ready for requests from ...") and Microsoft 365 ("The
+	// Microsoft Exchange IMAP4 service is ready.") do.
+	Greeting string
+	// NoSelect are container folders, created at start, that LIST shows
+	// as \Noselect \HasChildren and that hold no mail: they cannot be
+	// selected or appended to, and CREATE answers NO [ALREADYEXISTS]
+	// (Gmail's "[Gmail]").
+	NoSelect []string
+	// Hidden are folders created at start that exist (APPEND works,
+	// CREATE answers ALREADYEXISTS) but LIST does not show, as Microsoft
+	// 365's reserved "Files" folder.
+	Hidden []string
 	// SpecialUse maps special-use attributes to folder names, created at
 	// start: {`\Sent`: "Sent Items"}. Nil: Sent, Drafts, Trash, Junk,
 	// Archive under their usual names.
@@ -66,11 +91,13 @@ type Server struct {
 	user *imapmemserver.User
 	opts Options
 
-	mu     sync.Mutex
-	boxes  map[string][]imap.MailboxAttr // name -> special-use attributes
-	subs   map[string]bool               // subscribed names
-	closed bool
-	done   chan struct{}
+	mu       sync.Mutex
+	boxes    map[string][]imap.MailboxAttr // name -> special-use attributes
+	noSelect map[string]bool               // Options.NoSelect
+	hidden   map[string]bool               // Options.Hidden
+	subs     map[string]bool               // subscribed names
+	closed   bool
+	done     chan struct{}
 }
 
 // Start starts a server on 127.0.0.1 with a free port.
@@ -81,7 +108,8 @@ func Start(opts Options) (*Server, error) {
 	if opts.SpecialUse == nil {
 		opts.SpecialUse = DefaultSpecialUse
 	}
-	s := &Server{opts: opts, boxes: make(map[string][]imap.MailboxAttr), subs: make(map[string]bool), done: make(chan struct{})}
+	s := &Server{opts: opts, boxes: make(map[string][]imap.MailboxAttr), subs: make(map[string]bool), done: make(chan struct{}),
+		noSelect: make(map[string]bool), hidden: make(map[string]bool)}
 	s.user = imapmemserver.NewUser(opts.User, opts.Password)
 	if err := s.create("INBOX", nil); err != nil {
 		return nil, err
@@ -97,6 +125,16 @@ func Start(opts Options) (*Server, error) {
 		if err := s.create(name, nil); err != nil {
 			return nil, err
 		}
+	}
+	for _, name := range opts.NoSelect {
+		s.noSelect[name] = true
+		s.boxes[name] = []imap.MailboxAttr{imap.MailboxAttrNoSelect, imap.MailboxAttrHasChildren}
+	}
+	for _, name := range opts.Hidden {
+		if err := s.user.Create(name, nil); err != nil {
+			return nil, err
+		}
+		s.hidden[name] = true
 	}
 	caps := opts.Caps
 	if caps == nil {
@@ -120,9 +158,13 @@ func Start(opts Options) (*Server, error) {
 		InsecureAuth: true,
 		Logger:       logger,
 	})
+	var ln net.Listener
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
+	}
+	if opts.Greeting != "" {
+		ln = &greetingListener{Listener: ln, greeting: "* OK " + opts.Greeting + "\r\n"}
 	}
 	s.ln = ln
 	s.Addr = ln.Addr().String()
@@ -208,6 +250,10 @@ func (sess *session) Close() error {
 
 func (sess *session) Login(username, password string) error {
 	if sess.s.opts.OAuthOnly {
+		if r := sess.s.opts.LoginRefusal; r != nil {
+			refusal := *r
+			return &refusal
+		}
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Basic authentication is disabled; use OAuth2"}
 	}
 	if username != sess.s.opts.User || password != sess.s.opts.Password || password == "" {
@@ -219,7 +265,7 @@ func (sess *session) Login(username, password string) error {
 
 func (sess *session) AuthenticateMechanisms() []string {
 	var m []string
-	if !sess.s.opts.OAuthOnly {
+	if !sess.s.opts.OAuthOnly || sess.s.opts.OfferPlain {
 		m = append(m, sasl.Plain)
 	}
 	if sess.s.opts.Token != "" {
@@ -231,7 +277,7 @@ func (sess *session) AuthenticateMechanisms() []string {
 func (sess *session) Authenticate(mech string) (sasl.Server, error) {
 	switch mech {
 	case sasl.Plain:
-		if sess.s.opts.OAuthOnly {
+		if sess.s.opts.OAuthOnly && !sess.s.opts.OfferPlain {
 			break
 		}
 		return sasl.NewPlainServer(func(identity, username, password string) error {
@@ -339,6 +385,12 @@ func calledFromAppend() bool {
 }
 
 func (sess *session) Create(name string, options *imap.CreateOptions) error {
+	sess.s.mu.Lock()
+	container := sess.s.noSelect[strings.TrimRight(name, "/")]
+	sess.s.mu.Unlock()
+	if container {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Duplicate folder name " + name + " (Failure)"}
+	}
 	if err := sess.UserSession.Create(name, options); err != nil {
 		return err
 	}
@@ -417,8 +469,9 @@ func (sess *session) List(w *imapserver.ListWriter, ref string, patterns []strin
 		sess.s.mu.Lock()
 		special := sess.s.boxes[name]
 		subscribed := sess.s.subs[name]
+		container := sess.s.noSelect[name]
 		sess.s.mu.Unlock()
-		if options.SelectSpecialUse && len(special) == 0 {
+		if options.SelectSpecialUse && (len(special) == 0 || container) {
 			continue
 		}
 		if options.SelectSubscribed && !subscribed {
@@ -438,7 +491,26 @@ func (sess *session) List(w *imapserver.ListWriter, ref string, patterns []strin
 	return nil
 }
 
+// Select refuses the NoSelect containers, which imapmemserver does not
+// hold anyway; it is here so that the refusal reads as a real server's.
+func (sess *session) Select(mailbox string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	if sess.s.isNoSelect(mailbox) {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "Unknown Mailbox: " + mailbox + " (Failure)"}
+	}
+	return sess.UserSession.Select(mailbox, options)
+}
+
+func (s *Server) isNoSelect(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.noSelect[name]
+}
+
 func (sess *session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	if sess.s.isNoSelect(mailbox) {
+		io.Copy(io.Discard, r)
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "Unknown Mailbox: " + mailbox + " (Failure)"}
+	}
 	if lim := sess.s.opts.AppendLimit; lim > 0 && r.Size() > int64(lim) {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: fmt.Sprintf("Message too large (limit %d bytes)", lim)}
 	}
@@ -462,3 +534,48 @@ func (sess *session) Append(mailbox string, r imap.LiteralReader, options *imap.
 type literal struct{ *bytes.Reader }
 
 func (l *literal) Size() int64 { return l.Reader.Size() }
+
+// greetingListener makes the first line each connection writes (the
+// greeting imapserver composes) the configured one.
+type greetingListener struct {
+	net.Listener
+	greeting string
+}
+
+func (l *greetingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &greetingConn{Conn: c, greeting: l.greeting}, nil
+}
+
+// greetingConn replaces the first line written with greeting.
+type greetingConn struct {
+	net.Conn
+	greeting string
+	mu       sync.Mutex
+	done     bool
+	held     []byte // the first line so far
+}
+
+func (c *greetingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return c.Conn.Write(p)
+	}
+	c.held = append(c.held, p...)
+	i := bytes.Index(c.held, []byte("\r\n"))
+	if i < 0 {
+		c.mu.Unlock()
+		return len(p), nil
+	}
+	out := append([]byte(c.greeting), c.held[i+2:]...)
+	c.done, c.held = true, nil
+	c.mu.Unlock()
+	if _, err := c.Conn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
