@@ -262,6 +262,9 @@ func headline(rep *Report) string {
 			}
 		}
 		var ps []string
+		if n := t.Labels; n > 0 {
+			ps = append(ps, labelWords(n, false))
+		}
 		if n := t.AlreadyOnServer; n > 0 {
 			ps = append(ps, num(n)+" "+isAre(n)+" already there")
 		}
@@ -271,6 +274,9 @@ func headline(rep *Report) string {
 		ps = append(ps, "nothing was written")
 		parts(ps)
 		b.WriteString(".")
+		if s := budgetSentence(rep); s != "" {
+			b.WriteString(" " + s)
+		}
 
 	default:
 		folders, created := targetFolders(rep, func(f *Folder) bool { return f.Uploaded > 0 })
@@ -296,6 +302,9 @@ func headline(rep *Report) string {
 			fmt.Fprintf(&b, "%s of %s (%s) uploaded to %s", num(t.Uploaded), plural(t.ToUpload, "message", "messages"), HumanBytes(t.BytesUploaded), acct)
 		}
 		var ps []string
+		if n := t.Labels; n > 0 && t.Uploaded > 0 {
+			ps = append(ps, labelWords(n, true))
+		}
 		if n := t.Failed; n > 0 {
 			ps = append(ps, num(n)+" failed (see the problems)")
 		}
@@ -312,6 +321,63 @@ func headline(rep *Report) string {
 		b.WriteString(".")
 	}
 	return b.String()
+}
+
+// labelWords says that n of the messages to upload go to a folder of a
+// message the account stores once (Gmail's labels): they add a label, not
+// another copy.
+func labelWords(n int, done bool) string {
+	verb := map[bool]string{true: "adds", false: "add"}[n == 1]
+	if done {
+		verb = "added"
+	}
+	return fmt.Sprintf("%s of them %s a label to a message in another folder, not another copy (Gmail stores it once)", num(n), verb)
+}
+
+// budgetSentence states a dry run's upload budget: "2.1 GB to upload; at
+// Gmail's ~500 MB/day this takes 5 days."; "" without a budget.
+func budgetSentence(rep *Report) string {
+	bg := rep.Budget
+	if bg == nil || rep.Command != CommandMigrate || (bg.BytesPerDay <= 0 && bg.BytesPerSecond <= 0) {
+		return ""
+	}
+	var ps []string
+	if bg.BytesPerDay > 0 {
+		at := bg.Label
+		if at == "" {
+			at = "the budget of " + HumanBytes(bg.BytesPerDay) + "/day"
+		}
+		s := fmt.Sprintf("%s to upload; at %s this takes %s", HumanBytes(bg.BytesToUpload), at, plural(max(bg.Days, 1), "day", "days"))
+		if bg.UsedLast24h > 0 {
+			s += fmt.Sprintf(" (counting the %s uploaded in the last 24 hours)", HumanBytes(bg.UsedLast24h))
+		}
+		if bg.Days > 1 {
+			if bg.Wait {
+				s += ", waiting for the budget between days"
+			} else {
+				s += ": each run stops at the budget, run the same command again the next day"
+			}
+		}
+		ps = append(ps, s)
+	}
+	if bg.BytesPerSecond > 0 {
+		d := time.Duration(float64(bg.BytesToUpload) / float64(bg.BytesPerSecond) * float64(time.Second))
+		ps = append(ps, fmt.Sprintf("at most %s/s, sending takes at least %s", HumanBytes(bg.BytesPerSecond), roughDuration(d)))
+	}
+	s := strings.Join(ps, "; ")
+	return strings.ToUpper(s[:1]) + s[1:] + "."
+}
+
+// roughDuration says d for people: "40 s", "12 min", "3 h 20 min".
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute)/time.Minute))
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%d h %d min", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }
 
 // account names the target account: the user on the host.
@@ -519,6 +585,9 @@ func totalRows(rep *Report) []totalRow {
 		{"Skipped", t.Skipped, -1},
 		{"To upload", t.ToUpload, t.BytesToUpload},
 	}
+	if t.Labels > 0 {
+		rows = append(rows, totalRow{"Of which labels (a message stored once, in several folders)", t.Labels, -1})
+	}
 	if !rep.DryRun {
 		rows = append(rows, totalRow{"Uploaded", t.Uploaded, t.BytesUploaded})
 		if n := countDecision(rep, DecisionPending); n > 0 {
@@ -603,6 +672,7 @@ func runFacts(rep *Report) []fact {
 		if len(s.Capabilities) > 0 {
 			add("Server capabilities", strings.Join(s.Capabilities, " "))
 		}
+		add("Provider profile", s.ProviderNotes...)
 	} else if rep.Command == CommandScan {
 		add("Server", "none: a scan reads the archive only")
 	}

@@ -52,6 +52,9 @@ type Report struct {
 	// Settings are the options that shaped the plan, so that an approved
 	// plan (migrate --plan) is carried out with them.
 	Settings *Settings `json:"settings,omitempty"`
+	// Budget is the run's upload budget, when it has one (a provider's
+	// daily limit, --max-bytes-per-day, --max-bytes-per-second).
+	Budget *Budget `json:"budget,omitempty"`
 
 	Folders  []Folder  `json:"folders"`
 	Totals   Totals    `json:"totals"`
@@ -82,7 +85,13 @@ type Settings struct {
 	FolderMap      map[string]string `json:"folder_map,omitempty"`
 	TargetPrefix   string            `json:"target_prefix,omitempty"`
 	CAFile         string            `json:"ca_file,omitempty"`
-	Provider       string            `json:"provider,omitempty"`
+	// Provider is the provider profile asked for with --provider (gmail,
+	// m365, generic); "" when detected.
+	Provider string `json:"provider,omitempty"`
+	// MDNSent is --mdn-sent when given: whether read messages that ask
+	// for a read receipt are uploaded with $MDNSent (RFC 3503); nil: the
+	// provider's default.
+	MDNSent *bool `json:"mdn_sent,omitempty"`
 }
 
 // A SourceFile is one file of a source, as it was when read.
@@ -95,12 +104,16 @@ type SourceFile struct {
 
 // Server describes the target account, without secrets.
 type Server struct {
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	TLS      string `json:"tls"`
-	User     string `json:"user"`
-	Auth     string `json:"auth,omitempty"` // mechanism: LOGIN, PLAIN, XOAUTH2, OAUTHBEARER
-	Provider string `json:"provider,omitempty"`
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	TLS  string `json:"tls"`
+	User string `json:"user"`
+	Auth string `json:"auth,omitempty"` // mechanism: LOGIN, PLAIN, XOAUTH2, OAUTHBEARER
+	// Provider is the provider profile the run used: gmail, m365 or
+	// generic; ProviderNotes say how it was recognised and what it
+	// changes.
+	Provider      string   `json:"provider,omitempty"`
+	ProviderNotes []string `json:"provider_notes,omitempty"`
 	// Delimiter is the server's hierarchy delimiter.
 	Delimiter string `json:"delimiter,omitempty"`
 	// Capabilities that shaped the run (LITERAL+, UIDPLUS, APPENDLIMIT=...).
@@ -151,6 +164,10 @@ type Counters struct {
 	Bytes              int64 `json:"bytes"`
 	BytesToUpload      int64 `json:"bytes_to_upload"`
 	BytesUploaded      int64 `json:"bytes_uploaded"`
+	// Labels counts the messages to upload that are another folder's copy
+	// of a message the account stores once (Gmail: a label on it, not
+	// another copy); they are in ToUpload too.
+	Labels int `json:"labels,omitempty"`
 }
 
 // Add adds o to c.
@@ -165,6 +182,7 @@ func (c *Counters) Add(o Counters) {
 	c.Bytes += o.Bytes
 	c.BytesToUpload += o.BytesToUpload
 	c.BytesUploaded += o.BytesUploaded
+	c.Labels += o.Labels
 }
 
 // Totals are the sums over all folders.
@@ -234,6 +252,13 @@ type Message struct {
 	Subject     string    `json:"subject,omitempty"`
 	Flags       []string  `json:"flags,omitempty"`
 	Deleted     bool      `json:"deleted,omitempty"`
+	// AsksReceipt is set when the message asks for a read receipt
+	// (Disposition-Notification-To, Return-Receipt-To).
+	AsksReceipt bool `json:"asks_receipt,omitempty"`
+	// AddsLabel is set when uploading the message gives a message the
+	// account already stores (or gets from another folder of the same
+	// run) one more folder: Gmail keeps one copy with several labels.
+	AddsLabel bool `json:"adds_label,omitempty"`
 
 	Plan    string `json:"plan"`
 	Outcome string `json:"outcome,omitempty"`
@@ -323,6 +348,9 @@ func (r *Report) Recount() {
 		case DecisionUpload:
 			c.ToUpload++
 			c.BytesToUpload += m.Size
+			if m.AddsLabel {
+				c.Labels++
+			}
 			switch m.Outcome {
 			case DecisionUploaded:
 				c.Uploaded++
@@ -380,4 +408,32 @@ func (r *Report) Recount() {
 		r.Totals.Stats.add(r.Folders[i].Stats)
 	}
 	r.Totals.Problems = len(r.Problems)
+}
+
+// Budget is a run's upload budget: a daily allowance counted over the last
+// 24 hours (Gmail's limit on what IMAP uploads, or --max-bytes-per-day)
+// and a rate (--max-bytes-per-second).
+type Budget struct {
+	// BytesPerDay is the daily allowance; 0: none.
+	BytesPerDay int64 `json:"bytes_per_day,omitempty"`
+	// Label names the allowance for people ("Gmail's ~500 MB/day"); ""
+	// for one set with --max-bytes-per-day.
+	Label string `json:"label,omitempty"`
+	// UsedLast24h is what earlier runs uploaded in the 24 hours before
+	// this one (from the ledger).
+	UsedLast24h int64 `json:"used_last_24h,omitempty"`
+	// BytesToUpload is what the plan uploads, and Days how many days of
+	// the allowance that takes (1: it fits in what is left today).
+	BytesToUpload int64 `json:"bytes_to_upload"`
+	Days          int   `json:"days,omitempty"`
+	// BytesPerSecond is the rate limit; 0: none.
+	BytesPerSecond int64 `json:"bytes_per_second,omitempty"`
+	// Wait is set when the run waits for the allowance to free up
+	// (--wait-for-budget) instead of stopping.
+	Wait bool `json:"wait,omitempty"`
+	// Reached is set when the run stopped at the allowance; ResumeAfter
+	// is when enough of it is free again (zero when only the server
+	// knows).
+	Reached     bool      `json:"reached,omitempty"`
+	ResumeAfter time.Time `json:"resume_after,omitzero"`
 }
