@@ -187,6 +187,7 @@ func Execute(ctx context.Context, rep *report.Report, cfg *Config, ctl Writer, o
 	for w := 0; w < opts.Connections && w < len(jobs); w++ {
 		wk := &worker{id: w, cfg: cfg, opts: &opts, rep: rep, formats: formats, prog: prog, gov: gov, single: make(map[int]bool)}
 		g.Go(func() error {
+			defer gov.retire(wk.id)
 			defer wk.close()
 			for j := range ch {
 				if err := wk.folder(gctx, hard, j); err != nil {

@@ -22,7 +22,8 @@ type governor struct {
 	until   time.Time     // nothing is sent before this
 	last    time.Time     // the end of the pause of the last signal, or the last recovery
 	signals int           // signals so far, for the report
-	wake    chan struct{} // closed (and replaced) when limit or until changes
+	retired map[int]bool  // workers that have no more work: their places go to the others
+	wake    chan struct{} // closed (and replaced) when limit, until or retired changes
 	now     func() time.Time
 }
 
@@ -30,7 +31,18 @@ type governor struct {
 const maxPause = 5 * time.Minute
 
 func newGovernor(connections int, base time.Duration) *governor {
-	return &governor{max: connections, limit: connections, base: base, wake: make(chan struct{}), now: time.Now}
+	return &governor{max: connections, limit: connections, base: base, retired: make(map[int]bool), wake: make(chan struct{}), now: time.Now}
+}
+
+// retire says that worker id has no more work: a worker waiting for a
+// connection takes its place. (Without this, a worker over the limit
+// waited for the quiet spell, at least 30 s, holding its folder, while
+// the others had finished and the run sent nothing.)
+func (g *governor) retire(id int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.retired[id] = true
+	g.notify()
 }
 
 // slowDown records a signal; hint is the pause the server suggested, or 0.
@@ -82,7 +94,14 @@ func (g *governor) allowed(id int) (ok bool, wait time.Duration, wake <-chan str
 		g.last = now
 		g.notify()
 	}
-	if id >= g.limit {
+	// The first limit workers still at work may send.
+	rank := id
+	for r := range g.retired {
+		if r < id {
+			rank--
+		}
+	}
+	if rank >= g.limit {
 		// Look again when the quiet spell may have ended.
 		return false, max(2*g.pause, 30*time.Second), g.wake
 	}

@@ -104,3 +104,36 @@ func TestBusy(t *testing.T) {
 		t.Errorf("no hint: %v", d)
 	}
 }
+
+// TestGovernorRetiredWorkerGivesItsPlace: after a signal took a
+// connection away, the worker over the limit waits; once a worker under
+// the limit has no more work, it takes that one's place at once, instead
+// of waiting for the quiet spell (30 s or more) while nothing is sent.
+func TestGovernorRetiredWorkerGivesItsPlace(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	g := newGovernor(3, time.Second)
+	g.now = func() time.Time { return now }
+	g.slowDown(0)
+	g.slowDown(0) // one connection left
+	now = now.Add(3 * time.Second)
+	if ok, _, _ := g.allowed(2); ok {
+		t.Fatal("worker 2 allowed with one connection left")
+	}
+	_, _, wake := g.allowed(2)
+	g.retire(0)
+	select {
+	case <-wake:
+	default:
+		t.Fatal("retiring a worker does not wake the waiting ones")
+	}
+	if ok, _, _ := g.allowed(1); !ok {
+		t.Fatal("worker 1 not allowed after worker 0 retired")
+	}
+	if ok, _, _ := g.allowed(2); ok {
+		t.Fatal("worker 2 allowed too: two connections, one allowed")
+	}
+	g.retire(1)
+	if ok, _, _ := g.allowed(2); !ok {
+		t.Fatal("worker 2 not allowed after workers 0 and 1 retired")
+	}
+}
