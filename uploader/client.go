@@ -114,14 +114,25 @@ func Connect(ctx context.Context, cfg *Config) (*Client, error) {
 	if !cn.preauth {
 		if err := cl.login(); err != nil {
 			cl.Close()
-			return nil, err
+			return nil, loginErr(cfg, err)
 		}
 	}
 	if err := cl.learn(); err != nil {
 		cl.Close()
-		return nil, err
+		return nil, loginErr(cfg, err)
 	}
 	return cl, nil
+}
+
+// loginErr makes an error of Connect wrap ErrConnect when it wraps
+// neither ErrConnect nor ErrAuth: a connection that broke while logging
+// in (go-imap's "in response: unexpected EOF" wraps nothing) is a
+// connection failure, not a failure of the run.
+func loginErr(cfg *Config, err error) error {
+	if errors.Is(err, ErrConnect) || errors.Is(err, ErrAuth) {
+		return err
+	}
+	return fmt.Errorf("%w to %s: %w", ErrConnect, cfg.Addr(), err)
 }
 
 func (cl *Client) login() error {

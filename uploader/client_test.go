@@ -289,3 +289,32 @@ func TestConnectCancelled(t *testing.T) {
 		t.Errorf("silent server: %v, want ErrConnect, timed out", err)
 	}
 }
+
+// TestConnectBrokenDuringLogin: a connection that breaks after the
+// greeting, while logging in, is ErrConnect (exit code 3, "cannot
+// connect"), whatever go-imap's error wraps, never a failure of the run.
+func TestConnectBrokenDuringLogin(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("* OK [CAPABILITY IMAP4rev1] ready\r\n"))
+			c.Read(make([]byte, 100)) // the first command, then hang up
+			c.Close()
+		}
+	}()
+	addr := ln.Addr().(*net.TCPAddr)
+	cfg := &Config{Host: addr.IP.String(), Port: addr.Port, TLS: TLSNone, User: testUser, Password: testPassword, Timeout: 5 * time.Second}
+	_, err = Connect(context.Background(), cfg)
+	if !errors.Is(err, ErrConnect) || !strings.Contains(err.Error(), cfg.Addr()) {
+		t.Errorf("Connect: %v, want ErrConnect naming the server", err)
+	}
+	noSecret(t, err, testPassword)
+}
