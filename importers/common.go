@@ -63,21 +63,31 @@ func crlfSize(src []byte) int64 {
 // Message-ID and its fingerprint is needed; it must already have any
 // container quoting undone (line endings do not matter).
 func setHeaderFields(m *Message, header, body []byte) {
-	if v, ok := headerValue(header, "Subject"); ok {
+	var hf headerFields
+	hf.collect(header)
+	setCollectedFields(m, &hf, body)
+}
+
+// setCollectedFields is setHeaderFields with the header's fields already
+// collected.
+func setCollectedFields(m *Message, hf *headerFields, body []byte) {
+	if v, ok := hf.get(hfSubject); ok {
 		m.Subject = decodeHeader(unfold(v))
 	}
 	m.MessageID, m.Key, m.HeaderPrint = "", "", ""
-	if v, ok := headerValue(header, "Message-ID"); ok {
-		m.MessageID = NormalizeMessageID(string(v))
+	if v, ok := hf.get(hfMessageID); ok {
+		if id := NormalizeMessageID(string(v)); id != "" {
+			m.Key = "mid:" + id
+			m.MessageID = m.Key[len("mid:"):]
+		}
 	}
-	if m.MessageID != "" {
-		m.Key = "mid:" + m.MessageID
-	} else {
-		m.Key = Fingerprint(header, body)
-		m.HeaderPrint = HeaderPrint(header)
+	if m.MessageID == "" {
+		fh := appendFingerprintHeader(nil, hf)
+		m.Key = fingerprintOf(fh, body)
+		m.HeaderPrint = headerPrintOf(fh)
 	}
 	if m.DateSource == "" || m.DateSource == DateNone {
-		m.Date, m.DateSource = headerDeliveryTime(header)
+		m.Date, m.DateSource = hf.deliveryTime()
 	}
 }
 

@@ -1,8 +1,8 @@
 package importers
 
 import (
+	"bytes"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -58,52 +58,87 @@ const (
 func mboxFlags(header []byte) (flags []string, deleted bool) {
 	var s flagSet
 	forEachField(header, func(name, value []byte) bool {
-		switch {
-		case equalFold(name, "Status"), equalFold(name, "X-Status"):
-			for _, c := range strings.TrimSpace(string(value)) {
-				switch c {
-				case 'R':
-					s.add(FlagSeen)
-				case 'A':
-					s.add(FlagAnswered)
-				case 'F':
-					s.add(FlagFlagged)
-				case 'T':
-					s.add(FlagDraft)
-				case 'D':
-					s.deleted = true
-				}
-			}
-		case equalFold(name, "X-Mozilla-Status"):
-			v, err := strconv.ParseUint(strings.TrimSpace(string(value)), 16, 32)
-			if err != nil {
-				return true
-			}
-			if v&mozRead != 0 {
-				s.add(FlagSeen)
-			}
-			if v&mozReplied != 0 {
-				s.add(FlagAnswered)
-			}
-			if v&mozMarked != 0 {
-				s.add(FlagFlagged)
-			}
-			if v&mozForwarded != 0 {
-				s.add(FlagForwarded)
-			}
-			if v&mozExpunged != 0 {
-				s.deleted = true
-			}
-		case equalFold(name, "X-Mozilla-Keys"):
-			for _, k := range strings.Fields(string(value)) {
-				if isAtom(k) {
-					s.add(k)
-				}
-			}
-		}
+		s.mboxField(name, value)
 		return true
 	})
 	return s.sorted(), s.deleted
+}
+
+// mboxField adds to s the flags of one header field, if it is one of the
+// client-state fields mboxFlags reads.
+func (s *flagSet) mboxField(name, value []byte) {
+	switch {
+	case equalFold(name, "Status"), equalFold(name, "X-Status"):
+		// Bytes, not runes: the letters are ASCII, which no byte of a
+		// multi-byte UTF-8 sequence is.
+		for _, c := range value {
+			switch c {
+			case 'R':
+				s.add(FlagSeen)
+			case 'A':
+				s.add(FlagAnswered)
+			case 'F':
+				s.add(FlagFlagged)
+			case 'T':
+				s.add(FlagDraft)
+			case 'D':
+				s.deleted = true
+			}
+		}
+	case equalFold(name, "X-Mozilla-Status"):
+		v, ok := parseHex32(bytes.TrimSpace(value))
+		if !ok {
+			return
+		}
+		if v&mozRead != 0 {
+			s.add(FlagSeen)
+		}
+		if v&mozReplied != 0 {
+			s.add(FlagAnswered)
+		}
+		if v&mozMarked != 0 {
+			s.add(FlagFlagged)
+		}
+		if v&mozForwarded != 0 {
+			s.add(FlagForwarded)
+		}
+		if v&mozExpunged != 0 {
+			s.deleted = true
+		}
+	case equalFold(name, "X-Mozilla-Keys"):
+		for _, k := range strings.Fields(string(value)) {
+			if isAtom(k) {
+				s.add(k)
+			}
+		}
+	}
+}
+
+// parseHex32 is strconv.ParseUint(string(b), 16, 32) without the string:
+// one or more hex digits, no sign or prefix, at most 0xffffffff.
+func parseHex32(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(d)
+		if v > 0xffffffff {
+			return 0, false
+		}
+	}
+	return v, true
 }
 
 // maildirFlags derives IMAP flags from the info part of a Maildir file name

@@ -28,6 +28,18 @@ import (
 // whose separator line is missing. A message with no header fields at all
 // has an empty header.
 func SplitHeader(msg []byte) (header, body []byte) {
+	header, body, _, _ = splitHeaderField(msg, "")
+	return header, body
+}
+
+// splitHeaderField is SplitHeader that also returns what
+// headerValue(header, name) returns, from the same pass over the lines; ""
+// matches no field. The scan of an mbox file calls it for every message,
+// for its Content-Length.
+func splitHeaderField(msg []byte, name string) (header, body, value []byte, found bool) {
+	// The field called name, once found, runs from fieldAt to the next
+	// line that does not continue it.
+	fieldAt, fieldEnd := -1, -1
 	i := 0
 	for i < len(msg) {
 		nl := bytes.IndexByte(msg[i:], '\n')
@@ -41,36 +53,70 @@ func SplitHeader(msg []byte) (header, body []byte) {
 		}
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
-			return msg[:i], msg[next:]
+			header, body = msg[:i], msg[next:]
+			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if i == 0 {
-				return nil, msg // a continuation with nothing to continue
+				return nil, msg, nil, false // a continuation with nothing to continue
 			}
-		} else if !isFieldLine(line) {
-			return msg[:i], msg[i:]
+		} else if colon := fieldColon(line); colon < 0 {
+			header, body = msg[:i], msg[i:]
+			break
+		} else {
+			if fieldAt >= 0 && fieldEnd < 0 {
+				fieldEnd = i
+			}
+			if fieldAt < 0 && len(name) > 0 && equalFold(trimRightBytes(line[:colon], ' ', '\t'), name) {
+				fieldAt = i
+			}
 		}
 		i = next
 	}
-	return msg, nil
+	if i >= len(msg) {
+		header, body = msg, nil
+	}
+	if fieldAt < 0 {
+		return header, body, nil, false
+	}
+	if fieldEnd < 0 {
+		fieldEnd = len(header)
+	}
+	// As forEachField cuts the value.
+	field := header[fieldAt:fieldEnd]
+	value = trimLeftBytes(field[bytes.IndexByte(field, ':')+1:], ' ', '\t')
+	return header, body, trimRightBytes(value, '\r', '\n'), true
 }
 
 // isFieldLine reports whether line starts with a field name and a colon.
 // Field names are printable US-ASCII except the colon (RFC 5322 §2.2); a
 // space before the colon is tolerated, as old software wrote "Subject :".
 func isFieldLine(line []byte) bool {
+	return fieldColon(line) >= 0
+}
+
+// fieldColon returns the index of the colon that ends the field name line
+// starts with, or -1 when line does not start with a field name and a
+// colon (see isFieldLine).
+func fieldColon(line []byte) int {
 	for j, c := range line {
 		switch {
 		case c == ':':
-			return j > 0
+			if j > 0 {
+				return j
+			}
+			return -1
 		case c == ' ' || c == '\t':
 			rest := bytes.TrimLeft(line[j:], " \t")
-			return j > 0 && len(rest) > 0 && rest[0] == ':'
+			if j > 0 && len(rest) > 0 && rest[0] == ':' {
+				return len(line) - len(rest)
+			}
+			return -1
 		case c < 33 || c > 126:
-			return false
+			return -1
 		}
 	}
-	return false
+	return -1
 }
 
 // forEachField calls fn with the name and raw value (folding kept, leading
@@ -141,6 +187,86 @@ func headerValue(header []byte, name string) ([]byte, bool) {
 	return v, found
 }
 
+// headerFields collects, in one pass over a header block, the raw value
+// of the first field of each name the readers use (the hf constants), as
+// headerValue gives it: a message's header is then read once, not once per
+// field wanted.
+type headerFields struct {
+	v     [hfCount][]byte
+	found uint32
+}
+
+// The fields headerFields collects.
+const (
+	hfDate = iota
+	hfFrom
+	hfTo
+	hfCc
+	hfSubject
+	hfMessageID
+	hfReceived
+	hfContentLength
+	hfCount
+)
+
+// hfNames are the names of the hf fields, by index.
+var hfNames = [hfCount]string{"Date", "From", "To", "Cc", "Subject", "Message-ID", "Received", "Content-Length"}
+
+// hfIndex returns the hf index of a field name (in any case), or -1.
+func hfIndex(name []byte) int {
+	var i int
+	switch len(name) {
+	case 2:
+		if lowerASCII(name[0]) == 't' {
+			i = hfTo
+		} else {
+			i = hfCc
+		}
+	case 4:
+		if lowerASCII(name[0]) == 'd' {
+			i = hfDate
+		} else {
+			i = hfFrom
+		}
+	case 7:
+		i = hfSubject
+	case 8:
+		i = hfReceived
+	case 10:
+		i = hfMessageID
+	case 14:
+		i = hfContentLength
+	default:
+		return -1
+	}
+	if !equalFold(name, hfNames[i]) {
+		return -1
+	}
+	return i
+}
+
+// add records the field name: value if it is one of the fields collected
+// and the first of its name.
+func (hf *headerFields) add(name, value []byte) {
+	if i := hfIndex(name); i >= 0 && hf.found&(1<<i) == 0 {
+		hf.v[i] = value
+		hf.found |= 1 << i
+	}
+}
+
+// collect records the fields of header.
+func (hf *headerFields) collect(header []byte) {
+	forEachField(header, func(name, value []byte) bool {
+		hf.add(name, value)
+		return true
+	})
+}
+
+// get returns what headerValue(header, hfNames[i]) returns.
+func (hf *headerFields) get(i int) ([]byte, bool) {
+	return hf.v[i], hf.found&(1<<i) != 0
+}
+
 // equalFold reports whether b and s are equal, ignoring ASCII case.
 func equalFold(b []byte, s string) bool {
 	if len(b) != len(s) {
@@ -165,21 +291,50 @@ func lowerASCII(c byte) byte {
 // of whitespace into one space (RFC 5322 §2.2.3 unfolding, plus the
 // whitespace differences that servers and clients introduce).
 func unfold(v []byte) string {
-	var b strings.Builder
-	b.Grow(len(v))
+	if unfolded(v) {
+		return string(v)
+	}
+	return string(appendUnfold(make([]byte, 0, len(v)), v))
+}
+
+// appendUnfold appends unfold(v) to dst.
+func appendUnfold(dst, v []byte) []byte {
+	if unfolded(v) {
+		return append(dst, v...)
+	}
+	n := len(dst)
 	space := false
 	for _, c := range v {
 		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
 			space = true
 			continue
 		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
+		if space && len(dst) > n {
+			dst = append(dst, ' ')
 		}
 		space = false
-		b.WriteByte(c)
+		dst = append(dst, c)
 	}
-	return b.String()
+	return dst
+}
+
+// unfolded reports whether unfold would return v unchanged: no CR, LF or
+// tab, no space first, last or next to another. Most values are so.
+func unfolded(v []byte) bool {
+	if len(v) > 0 && (v[0] == ' ' || v[len(v)-1] == ' ') {
+		return false
+	}
+	for i, c := range v {
+		switch c {
+		case '\t', '\r', '\n':
+			return false
+		case ' ':
+			if v[i+1] == ' ' { // v does not end with a space
+				return false
+			}
+		}
+	}
+	return true
 }
 
 var wordDecoder = &mime.WordDecoder{

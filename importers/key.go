@@ -78,8 +78,16 @@ func NormalizeMessageID(v string) string {
 // Fingerprint returns the "fp:" key of a message from its header block and
 // body, as split by SplitHeader.
 func Fingerprint(header, body []byte) string {
+	var hf headerFields
+	hf.collect(header)
+	return fingerprintOf(appendFingerprintHeader(nil, &hf), body)
+}
+
+// fingerprintOf returns the "fp:" key of a message from the fingerprint
+// text of its header (appendFingerprintHeader) and its body.
+func fingerprintOf(fpHeader, body []byte) string {
 	h := sha256.New()
-	writeFingerprintHeader(h, header)
+	h.Write(fpHeader)
 	h.Write([]byte("\n"))
 	body = bytes.TrimRight(body, " \t\r\n")
 	for len(body) > 0 {
@@ -102,14 +110,34 @@ func Fingerprint(header, body []byte) string {
 // may match a source message, before it fetches their bodies to compute
 // their full fingerprint.
 func HeaderPrint(header []byte) string {
-	h := sha256.New()
-	writeFingerprintHeader(h, header)
-	return hex.EncodeToString(h.Sum(nil)[:8])
+	var hf headerFields
+	hf.collect(header)
+	return headerPrintOf(appendFingerprintHeader(nil, &hf))
 }
 
-func writeFingerprintHeader(w interface{ Write([]byte) (int, error) }, header []byte) {
-	for _, name := range FingerprintFields {
-		v, _ := headerValue(header, name)
-		w.Write([]byte(strings.ToLower(name) + ":" + unfold(v) + "\n"))
+// headerPrintOf returns the HeaderPrint of the fingerprint text of a header.
+func headerPrintOf(fpHeader []byte) string {
+	sum := sha256.Sum256(fpHeader)
+	return hex.EncodeToString(sum[:8])
+}
+
+// fingerprintIndex are the headerFields indexes of FingerprintFields, and
+// fingerprintLabels what stands before their values in the fingerprint
+// text.
+var (
+	fingerprintIndex  = [...]int{hfDate, hfFrom, hfTo, hfCc, hfSubject}
+	fingerprintLabels = [...]string{"date:", "from:", "to:", "cc:", "subject:"}
+)
+
+// appendFingerprintHeader appends to dst the header part of the
+// fingerprint text: each of FingerprintFields as "name:value\n", the name
+// in lower case and the value unfolded, "" for a missing field.
+func appendFingerprintHeader(dst []byte, hf *headerFields) []byte {
+	for i, f := range fingerprintIndex {
+		v, _ := hf.get(f)
+		dst = append(dst, fingerprintLabels[i]...)
+		dst = appendUnfold(dst, v)
+		dst = append(dst, '\n')
 	}
+	return dst
 }
