@@ -8,9 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // This file reads mbox files, every flavour with one streaming reader,
@@ -33,12 +36,16 @@ import (
 // readMboxMessage calls build on the same bytes read again, so it gives the
 // same result as the scan.
 //
-// The scan reads the file in chunks, a read running ahead in a goroutine
-// while the bytes before it are looked at, and looks at each block of
-// bytes once while it is in the CPU cache: it searches for "From " lines
-// and counts line endings (mboxStats). build takes those counts instead
-// of reading the message again, unless the upload bytes are wanted, so a
-// scan costs little more than reading the file.
+// The scan looks at each block of bytes once while it is in the CPU cache:
+// it searches for "From " lines and counts line endings (mboxStats), and
+// splits the header of each message. build takes those counts instead of
+// reading the message again, unless the upload bytes are wanted, so a scan
+// costs little more than reading the file. A regular file is mapped into
+// memory where that is done (Linux; see scanMapped), which saves copying
+// every byte out of the page cache, and the scan and the builds run in two
+// goroutines. Other files (pipes, and every file elsewhere) are read in
+// chunks, a read running ahead in a goroutine while the bytes before it
+// are looked at (scanMboxChunked).
 
 const (
 	// mboxChunk is how much is read from the file at a time.
@@ -76,6 +83,10 @@ func readMbox(ctx context.Context, f *Folder, opts *Options, h *Handler) error {
 		return nil
 	}
 	defer file.Close()
+	if data, err := mmapMbox(file); err == nil {
+		defer munmapMbox(data)
+		return scanMapped(ctx, f, &mboxMapping{data: data, mapped: true}, opts, h)
+	}
 	return scanMbox(ctx, f, file, opts, h)
 }
 
@@ -256,70 +267,442 @@ func scanMbox(ctx context.Context, f *Folder, src mboxSource, opts *Options, h *
 	return scanMboxChunked(ctx, f, src, mboxChunk, opts, h)
 }
 
-// scanMboxChunked is scanMbox reading chunk bytes at a time.
-func scanMboxChunked(ctx context.Context, f *Folder, src mboxSource, chunk int, opts *Options, h *Handler) error {
-	r := &mboxReader{src: src, chunk: chunk, loc: opts.mboxLocation(), fromOff: -1}
-	defer r.stop()
-	b := &mboxBuilder{opts: opts}
+// mboxScan finds the messages of an mbox file one after the other on an
+// mboxReader: where each starts and ends, how it starts, and what the scan
+// saw of its content on the way (r.stats).
+type mboxScan struct {
+	r     *mboxReader
+	path  string
+	kind  mboxKind // how the message at the window start starts
+	index int      // of the message next found, or being looked for
+}
 
-	// Leading junk: a UTF-8 BOM, then empty lines.
+// An mboxCut is one message found by mboxScan.next: it spans n bytes from
+// file offset off, which are the window's first n bytes until the scan
+// moves past them.
+type mboxCut struct {
+	off   int64
+	n     int
+	index int
+	kind  mboxKind
+	atEOF bool // the message ends at the end of the file
+	// hasSt says that the scan's stats are about this message: r.stats,
+	// or st once the cut is handed to another goroutine.
+	hasSt bool
+	st    mboxStats
+}
+
+// start skips the leading junk of the file (a UTF-8 BOM, empty lines) and
+// finds how the first message starts. It returns a Problem when the file
+// cannot be read or is not an mbox file.
+func (s *mboxScan) start() *Problem {
+	r := s.r
 	for len(r.win()) < len(mboxBOM) && !r.eof {
 		if err := r.more(); err != nil {
-			h.problem(f.Path, 0, 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
-			return nil
+			return s.problem(0, 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
 		}
 	}
 	i := 0
 	if bytes.HasPrefix(r.win(), mboxBOM) {
 		i = len(mboxBOM)
 	}
-	s, kind, err := r.nextStart(i, true)
+	at, kind, err := r.nextStart(i, true)
 	if err != nil {
-		h.problem(f.Path, r.off(), 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
-		return nil
+		return s.problem(r.off(), 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
 	}
 	if kind == kindNotMbox {
-		h.problem(f.Path, r.off()+int64(s), 0, "not an mbox file: the first line is neither a From_ line nor an MMDF delimiter")
+		return s.problem(r.off()+int64(at), 0, "not an mbox file: the first line is neither a From_ line nor an MMDF delimiter")
+	}
+	r.start += at
+	s.kind = kind
+	return nil
+}
+
+// next finds the message that starts the window and fills c (but not c.st)
+// with it. It reports false at the end of the file, and a Problem after a
+// read error, which ends the scan. The caller moves the window past the
+// message (r.start += c.n) once it has no more use for its bytes.
+func (s *mboxScan) next(c *mboxCut) (bool, *Problem) {
+	if s.kind == kindEOF {
+		return false, nil
+	}
+	r := s.r
+	s.index++
+	var end int
+	var err error
+	next := kindMbox
+	switch s.kind {
+	case kindMbox:
+		end, err = r.mboxEnd()
+		if end == len(r.win()) && r.eof {
+			next = kindEOF
+		}
+	default:
+		end, next, err = r.mmdfEnd(s.kind)
+	}
+	if err != nil {
+		s.kind = kindEOF
+		return false, s.problem(r.off(), s.index, "read error at byte %d: %v; the rest of the file was not read", r.rpos, mboxPathErr(r.rerr))
+	}
+	c.off, c.n, c.index, c.kind = r.off(), end, s.index, s.kind
+	c.atEOF = r.eof && end == len(r.win())
+	c.hasSt = s.kind == kindMbox && r.stats.end == end
+	s.kind = next
+	return true, nil
+}
+
+func (s *mboxScan) problem(offset int64, index int, format string, args ...any) *Problem {
+	return &Problem{Path: s.path, Offset: offset, Index: index, Err: fmt.Sprintf(format, args...)}
+}
+
+// mboxMessage returns the Message for c, with its location.
+func mboxMessage(f *Folder, c *mboxCut) *Message {
+	return &Message{
+		Folder: f,
+		Loc:    Location{Path: f.Path, Offset: c.off, Length: int64(c.n), Index: c.index},
+	}
+}
+
+// scanMboxChunked is scanMbox reading chunk bytes at a time: it finds a
+// message, builds it, hands it to h, and only then moves on, as the bytes
+// of the message may move when the window needs more room.
+func scanMboxChunked(ctx context.Context, f *Folder, src mboxSource, chunk int, opts *Options, h *Handler) error {
+	r := &mboxReader{src: src, chunk: chunk, loc: opts.mboxLocation(), fromOff: -1}
+	defer r.stop()
+	s := &mboxScan{r: r, path: f.Path}
+	b := &mboxBuilder{opts: opts}
+	if p := s.start(); p != nil {
+		h.problem(p.Path, p.Offset, p.Index, "%s", p.Err)
 		return nil
 	}
-	r.start += s
-
-	for index := 1; kind != kindEOF; index++ {
+	var c mboxCut
+	for {
 		if err := canceled(ctx); err != nil {
 			return err
 		}
-		var end int
-		next := kindMbox
-		switch kind {
-		case kindMbox:
-			end, err = r.mboxEnd()
-			if end == len(r.win()) && r.eof {
-				next = kindEOF
-			}
-		default:
-			end, next, err = r.mmdfEnd(kind)
-		}
-		if err != nil {
-			h.problem(f.Path, r.off(), index, "read error at byte %d: %v; the rest of the file was not read", r.rpos, mboxPathErr(r.rerr))
+		found, p := s.next(&c)
+		if p != nil {
+			h.problem(p.Path, p.Offset, p.Index, "%s", p.Err)
 			return nil
 		}
-		w := r.win()
-		m := &Message{
-			Folder: f,
-			Loc:    Location{Path: f.Path, Offset: r.off(), Length: int64(end), Index: index},
+		if !found {
+			return nil
 		}
 		var st *mboxStats
-		if kind == kindMbox && r.stats.end == end {
+		if c.hasSt {
 			st = &r.stats
 		}
-		b.build(m, w[:end], kind, r.eof && end == len(w), st)
+		m := mboxMessage(f, &c)
+		b.build(m, r.win()[:c.n], c.kind, c.atEOF, st)
 		if err := h.message(m); err != nil {
 			return err
 		}
-		r.start += end
-		kind = next
+		r.start += c.n
 	}
-	return nil
+}
+
+// A mapped mbox file is read in two goroutines, which a machine with two
+// cores runs at once: one finds the messages (the search for separators and
+// the counting of line endings touch every byte of the file), the caller's
+// builds them and calls the Handler (what is done per message: header
+// fields, flags, keys). As the mapping holds the whole file, the bytes of a
+// message found stay where they are until it is built, and nothing is
+// copied but what build keeps. With GOMAXPROCS 1 there is nothing to gain
+// from a second goroutine, and the caller's does it all.
+//
+// The scan goroutine hands over messages in batches (mboxBatch) through a
+// channel, and gets the batches back through another: mboxBatches batches,
+// each covering up to mboxBatchBytes of the file or mboxBatchCuts
+// messages, bound how far it runs ahead (the build of a message without a
+// Message-ID hashes its body, so some batches take longer than others),
+// and so how much of the mapping is resident. The pages behind the message
+// being built are given back to the kernel every mboxReleaseStep bytes, so
+// that the resident set stays a few megabytes whatever the size of the
+// file (a mapped page counts in RSS until it is unmapped).
+//
+// A mapped file that shrinks while it is read raises SIGBUS on the pages
+// past its new end. The goroutines read the mapping with
+// debug.SetPanicOnFault, which turns that fault into a panic; a fault at an
+// address of the mapping is recovered and becomes a Problem, anything else
+// is panicked again. The Handler is called with the caller's setting.
+const (
+	mboxBatchBytes   = 1 << 20
+	mboxBatchCuts    = 64
+	mboxBatches      = 8
+	mboxReleaseStep  = 8 << 20
+	mboxChangedWhile = "the file changed (shrank) while it was read; the rest of the file was not read"
+)
+
+// mboxMapping is an mbox file mapped into memory, or for tests any bytes
+// (mapped false: nothing is given back to the kernel).
+type mboxMapping struct {
+	data     []byte
+	mapped   bool
+	released int // the bytes before are given back
+	// src is what the scan reads past a Content-Length from; nil means
+	// data (tests give a source of their own).
+	src mboxSource
+}
+
+// done says that the bytes before offset end are no longer needed. Every
+// mboxReleaseStep bytes, their pages are unmapped from the process (not
+// dropped from the page cache: a later read maps them again).
+func (mm *mboxMapping) done(end int64) {
+	if !mm.mapped || int(end)-mm.released < mboxReleaseStep {
+		return
+	}
+	to := int(end) &^ (os.Getpagesize() - 1)
+	releaseMapped(mm.data[mm.released:to])
+	mm.released = to
+}
+
+// fault reports whether v, a recovered panic value, is a memory fault at an
+// address inside the mapping: what debug.SetPanicOnFault makes of the
+// SIGBUS raised by reading pages past the end of a file that shrank.
+func (mm *mboxMapping) fault(v any) bool {
+	re, ok := v.(runtime.Error)
+	if !ok || len(mm.data) == 0 {
+		return false
+	}
+	a, ok := re.(interface{ Addr() uintptr })
+	if !ok {
+		return false
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(mm.data)))
+	return a.Addr() >= base && a.Addr()-base < uintptr(len(mm.data))
+}
+
+// mboxBatch is a run of messages found by the scan goroutine. end says the
+// scan stopped after them: at the end of the file, or with problem; crash
+// holds what the scan goroutine panicked with, other than a fault.
+type mboxBatch struct {
+	cuts    []mboxCut
+	bytes   int
+	end     bool
+	problem *Problem
+	crash   error
+}
+
+// mboxPipe connects the scan goroutine to the caller's.
+type mboxPipe struct {
+	ready chan *mboxBatch // from the scan goroutine, in file order
+	free  chan *mboxBatch // back to it
+	done  chan struct{}   // closed when the caller returns
+}
+
+// send hands b to the caller; false means the caller is gone.
+func (p *mboxPipe) send(b *mboxBatch) bool {
+	select {
+	case p.ready <- b:
+		return true
+	case <-p.done:
+		return false
+	}
+}
+
+// take returns an empty batch, or nil when the caller is gone.
+func (p *mboxPipe) take() *mboxBatch {
+	select {
+	case b := <-p.free:
+		b.cuts, b.bytes, b.end, b.problem, b.crash = b.cuts[:0], 0, false, nil, nil
+		return b
+	case <-p.done:
+		return nil
+	}
+}
+
+// scanMapped reads the messages of an mbox file mapped into memory; see
+// readMbox. The scan goroutine has ended when it returns.
+func scanMapped(ctx context.Context, f *Folder, mm *mboxMapping, opts *Options, h *Handler) (err error) {
+	src := mm.src
+	if src == nil {
+		src = bytes.NewReader(mm.data)
+	}
+	r := &mboxReader{src: src, buf: mm.data, eof: true, loc: opts.mboxLocation(), fromOff: -1}
+	s := &mboxScan{r: r, path: f.Path}
+	b := &mboxBuilder{opts: opts}
+	alone := runtime.GOMAXPROCS(0) == 1
+
+	// The message being built, if any: a fault in build is about it, one
+	// elsewhere (in the scan, when alone) about the message looked for.
+	var cur *mboxCut
+	faults := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(faults)
+	defer func() {
+		if v := recover(); v != nil {
+			switch {
+			case !mm.fault(v):
+				panic(v)
+			case cur != nil:
+				h.problem(f.Path, cur.off, cur.index, "%s", mboxChangedWhile)
+			case alone:
+				h.problem(f.Path, r.off(), s.index, "%s", mboxChangedWhile)
+			default:
+				panic(v) // the caller's goroutine touches the mapping only in build
+			}
+			err = nil
+		}
+	}()
+	deliver := func(c *mboxCut, st *mboxStats) error {
+		cur = c
+		m := mboxMessage(f, c)
+		b.build(m, mm.data[c.off:c.off+int64(c.n)], c.kind, c.atEOF, st)
+		cur = nil
+		debug.SetPanicOnFault(faults)
+		err := h.message(m)
+		debug.SetPanicOnFault(true)
+		mm.done(c.off + int64(c.n))
+		return err
+	}
+
+	if alone {
+		if p := s.start(); p != nil {
+			h.problem(p.Path, p.Offset, p.Index, "%s", p.Err)
+			return nil
+		}
+		var c mboxCut
+		for {
+			if err := canceled(ctx); err != nil {
+				return err
+			}
+			found, p := s.next(&c)
+			if p != nil {
+				h.problem(p.Path, p.Offset, p.Index, "%s", p.Err)
+				return nil
+			}
+			if !found {
+				return nil
+			}
+			var st *mboxStats
+			if c.hasSt {
+				st = &r.stats
+			}
+			if err := deliver(&c, st); err != nil {
+				return err
+			}
+			r.start += c.n
+		}
+	}
+
+	p := &mboxPipe{
+		ready: make(chan *mboxBatch, mboxBatches),
+		free:  make(chan *mboxBatch, mboxBatches),
+		done:  make(chan struct{}),
+	}
+	for range mboxBatches {
+		p.free <- &mboxBatch{}
+	}
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		s.run(p, mm)
+	}()
+	defer func() {
+		close(p.done)
+		<-scanned
+	}()
+	for {
+		var batch *mboxBatch
+		select {
+		case batch = <-p.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if batch.crash != nil {
+			panic(batch.crash)
+		}
+		for i := range batch.cuts {
+			if err := canceled(ctx); err != nil {
+				return err
+			}
+			c := &batch.cuts[i]
+			var st *mboxStats
+			if c.hasSt {
+				st = &c.st
+			}
+			if err := deliver(c, st); err != nil {
+				return err
+			}
+		}
+		if pr := batch.problem; pr != nil {
+			h.problem(pr.Path, pr.Offset, pr.Index, "%s", pr.Err)
+			return nil
+		}
+		if batch.end {
+			return nil
+		}
+		p.free <- batch
+	}
+}
+
+// run is the scan goroutine: it finds the messages of the mapping and
+// sends them to the caller in batches, until the end of the file, a
+// problem, or the caller is gone.
+func (s *mboxScan) run(p *mboxPipe, mm *mboxMapping) {
+	debug.SetPanicOnFault(true)
+	b := p.take()
+	if b == nil {
+		return
+	}
+	// Whether the last cut of b is the one being looked for.
+	looking := false
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if looking {
+			b.cuts = b.cuts[:len(b.cuts)-1]
+		}
+		b.end = true
+		if mm.fault(v) {
+			b.problem = s.problem(s.r.off(), s.index, "%s", mboxChangedWhile)
+		} else if e, ok := v.(error); ok {
+			b.crash = fmt.Errorf("mbox scan of %s: %w\n%s", s.path, e, debug.Stack())
+		} else {
+			b.crash = fmt.Errorf("mbox scan of %s: %v\n%s", s.path, v, debug.Stack())
+		}
+		if !p.send(b) && b.crash != nil {
+			panic(b.crash) // a bug: not to be lost because the caller left
+		}
+	}()
+	if b.problem = s.start(); b.problem != nil {
+		b.end = true
+		p.send(b)
+		return
+	}
+	r := s.r
+	for {
+		if len(b.cuts) == cap(b.cuts) {
+			b.cuts = append(b.cuts, mboxCut{})[:len(b.cuts)]
+		}
+		b.cuts = b.cuts[:len(b.cuts)+1]
+		c := &b.cuts[len(b.cuts)-1]
+		looking = true
+		found, problem := s.next(c)
+		looking = false
+		if !found {
+			b.cuts = b.cuts[:len(b.cuts)-1]
+			b.end, b.problem = true, problem
+			p.send(b)
+			return
+		}
+		if c.hasSt {
+			// Keep the stats with the cut; the scan goes on with the
+			// buffers the cut had.
+			c.st, r.stats = r.stats, c.st
+		}
+		r.start += c.n
+		b.bytes += c.n
+		if len(b.cuts) >= mboxBatchCuts || b.bytes >= mboxBatchBytes {
+			if !p.send(b) {
+				return
+			}
+			if b = p.take(); b == nil {
+				return
+			}
+		}
+	}
 }
 
 // nextStart finds where the next message starts at or after window index
@@ -395,10 +778,10 @@ func (r *mboxReader) mboxEnd() (int, error) {
 	}
 	w := r.win()
 	content := w[fromEnd:end]
-	header, body := SplitHeader(content)
+	header, body, cl, hasCL := splitHeaderField(content, "Content-Length")
 	st := &r.stats
 	st.headerEnd, st.bodyStart = fromEnd+len(header), end-len(body)
-	st.cl, st.hasCL = headerValue(header, "Content-Length")
+	st.cl, st.hasCL = cl, hasCL
 	if !st.hasCL {
 		return end, nil
 	}
@@ -429,7 +812,10 @@ func (r *mboxReader) mboxEnd() (int, error) {
 	if err != nil || !ok {
 		return end, err
 	}
-	for int64(len(r.win())) < m && !r.eof {
+	// Read through m, and one read further when the window ends there, so
+	// that the caller knows whether the file does (a message ends at the
+	// end of the file when r.eof is set and the window ends with it).
+	for int64(len(r.win())) <= m && !r.eof {
 		if err := r.more(); err != nil {
 			return 0, err
 		}
@@ -719,7 +1105,7 @@ func fromLineShape(line []byte) (strong, weak bool) {
 	if !bytes.HasPrefix(line, []byte("From ")) {
 		return false, false
 	}
-	if _, _, ok := parseFromLine(mboxTrimCR(line), time.UTC); ok {
+	if _, ok := fromLineDate(mboxTrimCR(line), time.UTC); ok {
 		return true, false
 	}
 	return false, weakFromShape(line)
@@ -749,7 +1135,7 @@ func (r *mboxReader) fromLineAt(c int, line []byte) (strong, weak bool) {
 	if !bytes.HasPrefix(line, []byte("From ")) {
 		return false, false
 	}
-	_, t, ok := parseFromLine(mboxTrimCR(line), r.loc)
+	t, ok := fromLineDate(mboxTrimCR(line), r.loc)
 	r.fromOff, r.fromDate, r.fromOK = r.off()+int64(c), t, ok
 	if ok {
 		return true, false
@@ -837,7 +1223,7 @@ func (b *mboxBuilder) build(m *Message, seg []byte, kind mboxKind, atEOF bool, s
 			if st.dateOK {
 				m.Date, m.DateSource = st.date, DateFromLine
 			}
-		} else if _, t, ok := parseFromLine(mboxTrimCR(fromLine), b.opts.mboxLocation()); ok {
+		} else if t, ok := fromLineDate(mboxTrimCR(fromLine), b.opts.mboxLocation()); ok {
 			m.Date, m.DateSource = t, DateFromLine
 		}
 		if len(content) > 0 && content[len(content)-1] != '\n' {
@@ -887,7 +1273,7 @@ func (b *mboxBuilder) build(m *Message, seg []byte, kind mboxKind, atEOF bool, s
 		}
 		// Writers such as Python's mailbox.MMDF put a From_ line first.
 		if nl := bytes.IndexByte(content, '\n'); nl >= 0 && isFromShaped(content[:nl]) {
-			if _, t, ok := parseFromLine(mboxTrimCR(content[:nl]), b.opts.mboxLocation()); ok {
+			if t, ok := fromLineDate(mboxTrimCR(content[:nl]), b.opts.mboxLocation()); ok {
 				m.Date, m.DateSource = t, DateFromLine
 			}
 			content = content[nl+1:]
@@ -939,14 +1325,23 @@ func (b *mboxBuilder) build(m *Message, seg []byte, kind mboxKind, atEOF bool, s
 	} else {
 		header, body = SplitHeader(raw)
 	}
-	if len(quotes) > 0 {
-		hEnd := len(raw) - len(body)
-		if quotes[0] < hEnd {
-			// A quoted line inside the header block: split again after
-			// unquoting all of it.
-			b.scratch = mboxUnquoteInto(b.scratch[:0], raw, quotes, 0)
-			header, body = SplitHeader(b.scratch)
-		} else if v, ok := headerValue(header, "Message-ID"); !ok || NormalizeMessageID(string(v)) == "" {
+	hEnd := len(raw) - len(body)
+	if len(quotes) > 0 && quotes[0] < hEnd {
+		// A quoted line inside the header block: split again after
+		// unquoting all of it.
+		b.scratch = mboxUnquoteInto(b.scratch[:0], raw, quotes, 0)
+		header, body = SplitHeader(b.scratch)
+	}
+	// One pass over the header for the flags and every field used below.
+	var hf headerFields
+	var flags flagSet
+	forEachField(header, func(name, value []byte) bool {
+		hf.add(name, value)
+		flags.mboxField(name, value)
+		return true
+	})
+	if len(quotes) > 0 && quotes[0] >= hEnd {
+		if v, ok := hf.get(hfMessageID); !ok || NormalizeMessageID(string(v)) == "" {
 			// The fingerprint covers the body as uploaded.
 			b.scratch = mboxUnquoteInto(b.scratch[:0], raw, quotes, hEnd)
 			body = b.scratch
@@ -958,8 +1353,8 @@ func (b *mboxBuilder) build(m *Message, seg []byte, kind mboxKind, atEOF bool, s
 	case len(header) == 0:
 		warn("the message has no header fields")
 	}
-	m.Flags, m.Deleted = mboxFlags(header)
-	setHeaderFields(m, header, body)
+	m.Flags, m.Deleted = flags.sorted(), flags.deleted
+	setCollectedFields(m, &hf, body)
 }
 
 // hasBareFrom reports whether body, which starts at index at of the
