@@ -19,6 +19,10 @@ type FolderOptions struct {
 	// Prefix puts every folder not in Map under this folder
 	// ("Imported" -> "Imported/INBOX", "Imported/Sent").
 	Prefix string
+	// Profile is the provider's profile: the folder names it reserves
+	// and whether its \Noselect folders can never be targets. Nil:
+	// generic.
+	Profile *Profile
 }
 
 // Mapping is where one source folder goes, and why.
@@ -189,7 +193,23 @@ func ResolveFolders(sources []string, boxes []Mailbox, info ServerInfo, opts Fol
 			m.Fallback = fb
 		}
 		safe = false
+		if t, why := opts.Profile.reservedTarget(m.Target, info.Prefix, delim); why != "" {
+			m.Target, m.Reason = t, m.Reason+why
+			if m.Fallback != "" {
+				m.Fallback, _ = opts.Profile.reservedTarget(m.Fallback, info.Prefix, delim)
+			}
+		}
 		found, selectable := usable(m.Target)
+		if found && !selectable && m.Target != "INBOX" && opts.Profile != nil && opts.Profile.NoSelectReserved {
+			// Gmail's [Gmail] holds no mail and cannot be created as a
+			// folder that does: a sibling named after it can.
+			m.Reason += fmt.Sprintf(" (%s's %q is a container that holds no mail: renamed)", opts.Profile.Title, m.Target)
+			m.Target += " (archive)"
+			if m.Fallback != "" {
+				m.Fallback += " (archive)"
+			}
+			found, selectable = usable(m.Target)
+		}
 		if !found && m.Fallback != "" {
 			// An earlier run created the fallback: use it, so that dedup
 			// looks where the messages went.

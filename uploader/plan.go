@@ -23,6 +23,13 @@ type PlanOptions struct {
 	Ledger   *Ledger
 	Folders  FolderOptions
 	Progress report.Progress
+	// Profile is the provider's profile (DetectProvider); nil: a generic
+	// server. It sets Folders.Profile, the size limit when the server
+	// advertises none, and Gmail's labels.
+	Profile *Profile
+	// MDNSent uploads the read messages that asked for a read receipt
+	// with the $MDNSent keyword (RFC 3503).
+	MDNSent bool
 }
 
 // Plan adds the server side to a source inventory: where each folder goes
@@ -47,6 +54,9 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 	for i, f := range rep.Folders {
 		names[i] = f.Source
 	}
+	if opts.Profile != nil {
+		opts.Folders.Profile = opts.Profile
+	}
 	maps := ResolveFolders(names, boxes, info, opts.Folders)
 	target := make(map[string]Mapping, len(maps))
 	for i, m := range maps {
@@ -54,6 +64,7 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 		f.Target, f.Reason, f.Create, f.Fallback = m.Target, m.Reason, m.Create, m.Fallback
 		target[m.Source] = m
 	}
+	limit, tooBig := opts.Profile.sizeLimit(info)
 	// Source-side decisions are remade from scratch: a plan may be made
 	// again on a report that was planned before.
 	for i := range rep.Messages {
@@ -63,11 +74,11 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 		case report.DecisionDuplicate, report.DecisionExists, report.DecisionFailed:
 			m.Plan, m.Reason = report.DecisionUpload, ""
 		}
-		m.Outcome, m.UID, m.UIDValidity = "", 0, 0
+		m.Outcome, m.UID, m.UIDValidity, m.AddsLabel = "", 0, 0, false
 		switch {
 		case m.Plan != report.DecisionUpload:
-		case info.AppendLimit > 0 && m.Size > info.AppendLimit:
-			m.Plan, m.Reason = report.DecisionFailed, fmt.Sprintf("too large for server (APPENDLIMIT %d)", info.AppendLimit)
+		case limit > 0 && m.Size > limit:
+			m.Plan, m.Reason = report.DecisionFailed, tooBig
 		}
 	}
 	scope := dedupScope(opts.Dedupe)
@@ -76,7 +87,14 @@ func Plan(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptions)
 	if err := checkServer(ctx, rep, srv, opts, boxes, create, prog); err != nil {
 		return err
 	}
+	if opts.Profile != nil && opts.Profile.Labels && opts.Dedupe == DedupeFolder {
+		markLabels(rep, boxes)
+	}
+	if opts.MDNSent {
+		markMDNSent(rep)
+	}
 	recordServer(rep, info)
+	recordProfile(rep, opts.Profile, info, opts.MDNSent)
 	rep.Recount()
 	return nil
 }
@@ -236,6 +254,7 @@ func Recheck(ctx context.Context, rep *report.Report, srv Reader, opts PlanOptio
 		}
 	}
 	recordServer(rep, srv.Info())
+	recordProfile(rep, opts.Profile, srv.Info(), opts.MDNSent)
 	rep.Recount()
 	return nil
 }

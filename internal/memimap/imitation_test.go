@@ -198,3 +198,48 @@ func isNo(err error, code imap.ResponseCode) bool {
 	var ie *imap.Error
 	return errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo && ie.Code == code
 }
+
+func TestExtraCapsAndHiddenAppendLimit(t *testing.T) {
+	s := start(t, memimap.Options{ExtraCaps: []string{"X-GM-EXT-1"}, HideAppendLimit: true, AppendLimit: 100,
+		Greeting: "Gimap ready for requests from 127.0.0.1"})
+	c := login(t, s)
+	caps, err := c.Capability().Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !caps.Has("X-GM-EXT-1") {
+		t.Errorf("no X-GM-EXT-1 in %v", caps)
+	}
+	if _, ok := caps.AppendLimit(); ok {
+		t.Errorf("APPENDLIMIT advertised in %v", caps)
+	}
+	// A message whose body holds lines that look like capability
+	// responses comes back byte for byte: literals are not rewritten.
+	msg := "Subject: tricky\r\n\r\n* CAPABILITY IMAP4rev1\r\nA1 OK [CAPABILITY IMAP4rev1] x\r\n"
+	ac := c.Append("INBOX", int64(len(msg)), nil)
+	ac.Write([]byte(msg))
+	ac.Close()
+	if _, err := ac.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	bufs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil || len(bufs) != 1 {
+		t.Fatalf("FETCH: %v %v", bufs, err)
+	}
+	for _, b := range bufs[0].BodySection {
+		if string(b.Bytes) != msg {
+			t.Errorf("FETCH returned %q, want %q", b.Bytes, msg)
+		}
+	}
+	// The hidden limit is still enforced.
+	big := "Subject: big\r\n\r\n" + strings.Repeat("x", 200) + "\r\n"
+	ac = c.Append("INBOX", int64(len(big)), nil)
+	ac.Write([]byte(big))
+	ac.Close()
+	if _, err := ac.Wait(); !isNo(err, imap.ResponseCodeTooBig) {
+		t.Errorf("APPEND over the hidden limit: %v, want NO [TOOBIG]", err)
+	}
+}

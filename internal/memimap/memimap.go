@@ -19,6 +19,7 @@ import (
 	"net"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -65,8 +66,17 @@ type Options struct {
 	Folders []string
 	// Caps overrides the advertised capabilities. Nil: IMAP4rev1,
 	// LITERAL+, UIDPLUS, SPECIAL-USE, LIST-EXTENDED, NAMESPACE, SASL-IR,
-	// MOVE, UNSELECT.
+	// MOVE, UNSELECT. imapserver advertises only those it knows.
 	Caps imap.CapSet
+	// ExtraCaps are added to every capability list the server sends:
+	// capabilities imapserver does not know, such as Gmail's X-GM-EXT-1
+	// or Exchange Online's CLIENTACCESSRULES. They announce nothing the
+	// server does.
+	ExtraCaps []string
+	// HideAppendLimit advertises no APPENDLIMIT (imapserver always
+	// advertises one, 4294967295 without a limit), as Exchange Online;
+	// AppendLimit is still enforced.
+	HideAppendLimit bool
 	// AppendLimit is advertised as APPENDLIMIT and enforced; 0: none.
 	AppendLimit uint32
 	// Refuse, when set, is asked before each APPEND; an error it returns
@@ -163,8 +173,8 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Greeting != "" {
-		ln = &greetingListener{Listener: ln, greeting: "* OK " + opts.Greeting + "\r\n"}
+	if opts.Greeting != "" || len(opts.ExtraCaps) > 0 || opts.HideAppendLimit {
+		ln = &rewriteListener{Listener: ln, opts: &s.opts}
 	}
 	s.ln = ln
 	s.Addr = ln.Addr().String()
@@ -535,47 +545,126 @@ type literal struct{ *bytes.Reader }
 
 func (l *literal) Size() int64 { return l.Reader.Size() }
 
-// greetingListener makes the first line each connection writes (the
-// greeting imapserver composes) the configured one.
-type greetingListener struct {
+// rewriteListener wraps each connection in a rewriteConn.
+type rewriteListener struct {
 	net.Listener
-	greeting string
+	opts *Options
 }
 
-func (l *greetingListener) Accept() (net.Conn, error) {
+func (l *rewriteListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &greetingConn{Conn: c, greeting: l.greeting}, nil
+	rw := &rewriter{extra: l.opts.ExtraCaps, hideLimit: l.opts.HideAppendLimit}
+	if l.opts.Greeting != "" {
+		rw.greeting = "* OK " + l.opts.Greeting + "\r\n"
+	}
+	return &rewriteConn{Conn: c, rw: rw}, nil
 }
 
-// greetingConn replaces the first line written with greeting.
-type greetingConn struct {
+// rewriteConn edits what imapserver writes, where its options cannot say
+// what a provider does: the greeting line, and the capability lists
+// (CAPABILITY responses and [CAPABILITY ...] codes), which imapserver
+// limits to the capabilities it knows. It reads the responses line by
+// line and passes literals through untouched.
+type rewriteConn struct {
 	net.Conn
-	greeting string
-	mu       sync.Mutex
-	done     bool
-	held     []byte // the first line so far
+	mu sync.Mutex
+	rw *rewriter
 }
 
-func (c *greetingConn) Write(p []byte) (int, error) {
+func (c *rewriteConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	if c.done {
-		c.mu.Unlock()
-		return c.Conn.Write(p)
-	}
-	c.held = append(c.held, p...)
-	i := bytes.Index(c.held, []byte("\r\n"))
-	if i < 0 {
-		c.mu.Unlock()
-		return len(p), nil
-	}
-	out := append([]byte(c.greeting), c.held[i+2:]...)
-	c.done, c.held = true, nil
-	c.mu.Unlock()
-	if _, err := c.Conn.Write(out); err != nil {
-		return 0, err
+	defer c.mu.Unlock()
+	if out := c.rw.feed(p); len(out) > 0 {
+		if _, err := c.Conn.Write(out); err != nil {
+			return 0, err
+		}
 	}
 	return len(p), nil
+}
+
+type rewriter struct {
+	greeting  string // replaces the first line; "": kept
+	extra     []string
+	hideLimit bool
+	started   bool   // the first line was seen
+	line      []byte // the line so far
+	lit       int64  // literal bytes still to pass through
+}
+
+// feed returns what to write for p: the complete lines rewritten, the
+// literals as they are; an incomplete line waits for the rest.
+func (r *rewriter) feed(p []byte) []byte {
+	var out []byte
+	for len(p) > 0 {
+		if r.lit > 0 {
+			n := min(int64(len(p)), r.lit)
+			out = append(out, p[:n]...)
+			p, r.lit = p[n:], r.lit-n
+			continue
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			r.line = append(r.line, p...)
+			break
+		}
+		r.line = append(r.line, p[:i+1]...)
+		p = p[i+1:]
+		out = append(out, r.rewrite(string(r.line))...)
+		r.lit = literalLen(r.line)
+		r.line = r.line[:0]
+	}
+	return out
+}
+
+func (r *rewriter) rewrite(line string) string {
+	if !r.started {
+		r.started = true
+		if r.greeting != "" {
+			return r.greeting
+		}
+	}
+	body := strings.TrimRight(line, "\r\n")
+	if rest, ok := strings.CutPrefix(body, "* CAPABILITY "); ok {
+		return "* CAPABILITY " + r.caps(rest) + "\r\n"
+	}
+	if i := strings.Index(body, "[CAPABILITY "); i >= 0 {
+		if j := strings.IndexByte(body[i:], ']'); j > 0 {
+			list := body[i+len("[CAPABILITY ") : i+j]
+			return body[:i] + "[CAPABILITY " + r.caps(list) + body[i+j:] + "\r\n"
+		}
+	}
+	return line
+}
+
+// caps edits a space-separated capability list.
+func (r *rewriter) caps(list string) string {
+	var out []string
+	for _, c := range strings.Fields(list) {
+		if r.hideLimit && strings.HasPrefix(strings.ToUpper(c), "APPENDLIMIT") {
+			continue
+		}
+		out = append(out, c)
+	}
+	return strings.Join(append(out, r.extra...), " ")
+}
+
+// literalLen is the size of the literal a response line announces at its
+// end ("{123}"), or 0.
+func literalLen(line []byte) int64 {
+	l := bytes.TrimRight(line, "\r\n")
+	if len(l) < 3 || l[len(l)-1] != '}' {
+		return 0
+	}
+	i := bytes.LastIndexByte(l, '{')
+	if i < 0 {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSuffix(string(l[i+1:len(l)-1]), "+"), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
