@@ -89,6 +89,19 @@ func setCollectedFields(m *Message, hf *headerFields, body []byte) {
 	if m.DateSource == "" || m.DateSource == DateNone {
 		m.Date, m.DateSource = hf.deliveryTime()
 	}
+	m.AsksReceipt = asksReceipt(hf)
+}
+
+// asksReceipt reports whether the header asks for a read receipt: a
+// Disposition-Notification-To field (RFC 8098 §2.1, RFC 3798 before it)
+// or the older Return-Receipt-To, with an address in it.
+func asksReceipt(hf *headerFields) bool {
+	for _, i := range []int{hfDispositionNotificationTo, hfReturnReceiptTo} {
+		if v, ok := hf.get(i); ok && bytes.IndexByte(v, '@') >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // problem reports a problem to h, if it listens.

@@ -206,11 +206,14 @@ const (
 	hfMessageID
 	hfReceived
 	hfContentLength
+	hfReturnReceiptTo
+	hfDispositionNotificationTo
 	hfCount
 )
 
 // hfNames are the names of the hf fields, by index.
-var hfNames = [hfCount]string{"Date", "From", "To", "Cc", "Subject", "Message-ID", "Received", "Content-Length"}
+var hfNames = [hfCount]string{"Date", "From", "To", "Cc", "Subject", "Message-ID", "Received", "Content-Length",
+	"Return-Receipt-To", "Disposition-Notification-To"}
 
 // hfIndex returns the hf index of a field name (in any case), or -1.
 func hfIndex(name []byte) int {
@@ -236,6 +239,10 @@ func hfIndex(name []byte) int {
 		i = hfMessageID
 	case 14:
 		i = hfContentLength
+	case 17:
+		i = hfReturnReceiptTo
+	case 27:
+		i = hfDispositionNotificationTo
 	default:
 		return -1
 	}

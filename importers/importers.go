@@ -133,6 +133,11 @@ type Message struct {
 	HeaderPrint string
 	// Subject is the decoded Subject header, for reports.
 	Subject string
+	// AsksReceipt reports that the message asks for a read receipt
+	// (Disposition-Notification-To or Return-Receipt-To): a migration may
+	// mark a read one as answered ($MDNSent) so that the new mail client
+	// does not send a receipt for an old message.
+	AsksReceipt bool
 	// Warnings describe problems that did not stop the message from being
 	// read (cut short at the end of the file, a wrong Content-Length).
 	Warnings []string

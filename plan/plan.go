@@ -68,7 +68,7 @@ func Inventory(ctx context.Context, paths []string, opts Options) (*report.Repor
 				rm := report.Message{
 					Folder: cur, Path: m.Loc.Path, Offset: m.Loc.Offset, Length: m.Loc.Length, Index: m.Loc.Index,
 					Key: m.Key, MessageID: m.MessageID, HeaderPrint: m.HeaderPrint, Date: m.Date, DateSource: string(m.DateSource),
-					Size: m.Size, Subject: m.Subject, Flags: m.Flags, Deleted: m.Deleted,
+					Size: m.Size, Subject: m.Subject, Flags: m.Flags, Deleted: m.Deleted, AsksReceipt: m.AsksReceipt,
 					Warnings: m.Warnings, Plan: report.DecisionUpload,
 				}
 				switch {
