@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,8 +64,8 @@ type ExecOptions struct {
 	Progress report.Progress
 }
 
-// Execute uploads the messages rep plans for upload: it creates (and
-// subscribes) the missing target folders, then APPENDs each folder's
+// Execute uploads the messages rep plans for upload: it creates the
+// missing target folders and subscribes every target folder, then APPENDs each folder's
 // messages in source order on pipelined connections, recording in rep
 // each message's outcome (uploaded with its UID, failed with the server's
 // words). A message whose outcome is unknown because a connection broke is
@@ -136,6 +137,24 @@ func Execute(ctx context.Context, rep *report.Report, cfg *Config, ctl Writer, o
 			renameTarget(rep, f.Target, name)
 		}
 		created[name] = true
+		if err := ctl.Subscribe(ctx, name); err != nil && ctx.Err() != nil {
+			return stopped(ctx.Err())
+		}
+	}
+	// The targets that exist already are subscribed too: an earlier run
+	// may have created one and been stopped (Ctrl-C, a broken connection)
+	// before it subscribed it, and a rerun finds it existing. INBOX is
+	// always shown.
+	subscribed := make(map[string]bool)
+	for _, f := range rep.Folders {
+		name := f.Target
+		if name == "" || strings.EqualFold(name, "INBOX") || created[name] || subscribed[name] || failedFolder[name] != "" {
+			continue
+		}
+		if ctx.Err() != nil {
+			return stopped(ctx.Err())
+		}
+		subscribed[name] = true
 		if err := ctl.Subscribe(ctx, name); err != nil && ctx.Err() != nil {
 			return stopped(ctx.Err())
 		}
