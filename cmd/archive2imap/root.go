@@ -56,5 +56,6 @@ practice server, or "archive2imap scan ARCHIVE" to inventory an archive.`,
 		return usagef(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
 	root.AddCommand(newScanCmd(s), newMigrateCmd(s), newVerifyCmd(s), newDemoCmd(s), newReportCmd(s))
+	root.AddCommand(newBatchCmd(s))
 	return root
 }
