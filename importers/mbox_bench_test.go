@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -356,16 +357,46 @@ func BenchmarkScanVsRead(b *testing.B) {
 		Message: func(*Message) error { n++; return nil },
 		Problem: func(p Problem) { b.Fatalf("problem: %v", p) },
 	}
-	turns(b, size, func() {
-		if total := readFileBaseline(b, path, buf); total != size {
-			b.Fatalf("read %d bytes, want %d", total, size)
-		}
-	}, func() {
+	scan := func() {
 		n = 0
 		if err := readMbox(context.Background(), &Folder{Path: path}, &Options{}, &h); err != nil || n != count {
 			b.Fatalf("readMbox: %d messages, want %d; %v", n, count, err)
 		}
-	})
+	}
+	turns(b, size, func() {
+		if total := readFileBaseline(b, path, buf); total != size {
+			b.Fatalf("read %d bytes, want %d", total, size)
+		}
+	}, scan)
+	// The issue's own yardstick: cat FILE >/dev/null, a process of its
+	// own, against the scan, in turns as above.
+	cat, err := exec.LookPath("cat")
+	if err != nil {
+		return
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer null.Close()
+	var cats, scans []time.Duration
+	for range 5 {
+		cmd := exec.Command(cat, path)
+		cmd.Stdout = null
+		t := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("cat: %v", err)
+		}
+		cats = append(cats, time.Since(t))
+		t = time.Now()
+		scan()
+		scans = append(scans, time.Since(t))
+	}
+	slices.Sort(cats)
+	slices.Sort(scans)
+	c, sc := cats[len(cats)/2], scans[len(scans)/2]
+	b.ReportMetric(float64(size)/1e6/c.Seconds(), "cat-MB/s")
+	b.ReportMetric(c.Seconds()/sc.Seconds(), "scan/cat")
 }
 
 // BenchmarkScanVsReadMaildir: Walk over a Maildir of 20,000 files
