@@ -545,7 +545,11 @@ func (w *worker) send(ctx, hard context.Context, target string, idxs []int) send
 			w.fail([]int{i}, "the source changed since it was scanned (the message there is another one now); scan and plan again")
 			continue
 		}
-		alone := !multi || w.single[i] || len(msg.Data) >= batchBytes
+		// w.single is written by the replies' callbacks, under mu.
+		mu.Lock()
+		single := w.single[i]
+		mu.Unlock()
+		alone := !multi || single || len(msg.Data) >= batchBytes
 		req := appendRequest{Mailbox: target, Flags: m.Flags, Date: m.Date, Data: msg.Data}
 		req.Done = func(r appendResult) {
 			mu.Lock()
