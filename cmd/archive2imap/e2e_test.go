@@ -11,8 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -241,14 +243,37 @@ func secretForms(user, password string) []string {
 	}
 }
 
-// checkNoSecret fails when any of the outputs or files holds the password.
+var base64Run = regexp.MustCompile(`[A-Za-z0-9+/]{8,}={0,2}`)
+
+// leak returns how text holds the secret: as is, or base64-encoded in any
+// SASL exchange (PLAIN, XOAUTH2, OAUTHBEARER: every run of base64
+// characters is decoded, at each of the four alignments); "" when it does
+// not.
+func leak(text, user, secret string) string {
+	for _, s := range secretForms(user, secret) {
+		if strings.Contains(text, s) {
+			return fmt.Sprintf("as %q", s)
+		}
+	}
+	for _, run := range base64Run.FindAllString(text, -1) {
+		run = strings.TrimRight(run, "=")
+		for i := 0; i < 4 && i < len(run); i++ {
+			b, err := base64.RawStdEncoding.DecodeString(run[i : i+(len(run)-i)/4*4])
+			if err == nil && strings.Contains(string(b), secret) {
+				return fmt.Sprintf("in base64 %q", run)
+			}
+		}
+	}
+	return ""
+}
+
+// checkNoSecret fails when any of the outputs or files holds the password;
+// the files must exist and not be empty (reports, plans and the like).
 func checkNoSecret(t testing.TB, user, password string, outs []outcome, files []string) {
 	t.Helper()
 	for _, o := range outs {
-		for _, s := range secretForms(user, password) {
-			if strings.Contains(o.stdout, s) || strings.Contains(o.stderr, s) {
-				t.Errorf("the output holds the password (as %q):\n%s", s, o)
-			}
+		if how := leak(o.stdout+"\n"+o.stderr, user, password); how != "" {
+			t.Errorf("the output holds the secret (%s):\n%s", how, o)
 		}
 	}
 	for _, f := range files {
@@ -260,67 +285,193 @@ func checkNoSecret(t testing.TB, user, password string, outs []outcome, files []
 		if len(b) == 0 {
 			t.Errorf("report %s is empty", f)
 		}
-		for _, s := range secretForms(user, password) {
-			if strings.Contains(string(b), s) {
-				t.Errorf("report %s holds the password (as %q)", f, s)
-			}
+		if how := leak(string(b), user, password); how != "" {
+			t.Errorf("%s holds the secret (%s)", f, how)
 		}
 	}
 }
 
-// The password, from a file or from the environment, appears in nothing the
-// tool writes: standard output, standard error, and every report format,
-// of a dry run, a run, verify, and a failed login.
+// checkStateNoSecret fails when a file under the state directory (the
+// account's ledger and lock) holds the secret, or when there is no ledger
+// with entries or no lock file: then the check would prove nothing.
+func checkStateNoSecret(t testing.TB, state, user, secret string) {
+	t.Helper()
+	var ledgers, locks int
+	err := filepath.WalkDir(state, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case strings.HasSuffix(p, ".ledger.jsonl") && len(b) > 0:
+			ledgers++
+		case strings.HasSuffix(p, ".lock"):
+			locks++
+		}
+		if how := leak(string(b), user, secret); how != "" {
+			t.Errorf("%s holds the secret (%s)", p, how)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("reading the state directory: %v", err)
+	}
+	if ledgers == 0 || locks == 0 {
+		t.Errorf("the state directory %s holds %d ledgers with entries and %d lock files; want both", state, ledgers, locks)
+	}
+}
+
+// The secret, a password (from a file or from the environment) or an
+// OAuth2 access token (from a file, used with XOAUTH2 or OAUTHBEARER),
+// appears in nothing the tool writes: standard output and error, every
+// report format, the plan (--plan-out), the mbox of failed messages
+// (--failed-out), the run's ledger next to its report, and the account's
+// ledger and lock under $XDG_STATE_HOME; of a dry run, a run with
+// failures, a run, verify, and a failed login. No command line holds it:
+// the tool takes it from no flag, and refuses one that would.
 func TestBinarySecretsNotLeaked(t *testing.T) {
 	t.Parallel()
 	sample := sampleDir(t)
 	const user = "helpdesk@example.org"
-	for _, via := range []string{"password file", "environment"} {
+	for _, via := range []string{"password file", "environment", "XOAUTH2 token file", "OAUTHBEARER token file"} {
 		t.Run(via, func(t *testing.T) {
-			password := "Pw-" + randomHex(10) + "-secret"
-			srv := startMemIMAP(t, memimap.Options{User: user, Password: password})
-			dir := t.TempDir()
-			var env []string
-			conn := []string{"--host", srv.Host(), "--port", fmt.Sprint(srv.Port()), "--tls", "none", "--user", user}
-			if via == "password file" {
-				conn = append(conn, "--password-file", writeFile(t, filepath.Join(dir, "pw.txt"), password+"\n"))
+			t.Parallel()
+			secret := "Pw-" + randomHex(10) + "-secret"
+			mech, isToken := strings.CutSuffix(via, " token file")
+			// While refusing, the server refuses the Sent messages: a
+			// run with failures, for --failed-out.
+			var refusing atomic.Bool
+			opts := memimap.Options{User: user, Refuse: func(mailbox string, _ int64) error {
+				if refusing.Load() && mailbox == "Sent" {
+					return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too large"}
+				}
+				return nil
+			}}
+			if isToken {
+				// Only the token logs in: LOGIN and PLAIN are refused,
+				// so a run that uploads used it.
+				opts.Token, opts.OAuthOnly = secret, true
 			} else {
-				env = []string{passwordEnv + "=" + password}
+				opts.Password = secret
 			}
+			srv := startMemIMAP(t, opts)
+			dir := t.TempDir()
+			state := filepath.Join(dir, "state")
+			conn := []string{"--host", srv.Host(), "--port", fmt.Sprint(srv.Port()), "--tls", "none", "--user", user}
+			// login gives the command line and environment that log in
+			// with the secret s.
+			login := func(name, s string) ([]string, []string) {
+				env := []string{"XDG_STATE_HOME=" + state}
+				f := writeFile(t, filepath.Join(dir, name), s+"\n")
+				switch {
+				case isToken:
+					return slices.Concat(conn, []string{"--oauth2-token-file", f, "--auth-mechanism", mech}), env
+				case via == "password file":
+					return slices.Concat(conn, []string{"--password-file", f}), env
+				default:
+					return conn, append(env, passwordEnv+"="+s)
+				}
+			}
+			args, env := login("secret.txt", secret)
+			plan, failed := filepath.Join(dir, "plan.json"), filepath.Join(dir, "failed.mbox")
+			files := []string{plan, failed}
 			var outs []outcome
-			var files []string
-			for _, step := range [][]string{{"migrate", "--dry-run"}, {"migrate"}, {"verify"}, {"migrate", "--json"}} {
-				name := strings.Join(step, "")
-				args := append(append(step, sample), conn...)
+			for _, step := range []struct {
+				args []string
+				code int
+			}{
+				{[]string{"migrate", "--dry-run", "--plan-out", plan}, exitOK},
+				{[]string{"migrate", "--failed-out", failed}, exitFailures},
+				{[]string{"migrate"}, exitOK},
+				{[]string{"verify"}, exitOK},
+				{[]string{"migrate", "--json"}, exitOK},
+			} {
+				name := strings.Join(step.args[:min(2, len(step.args))], "")
+				a := slices.Concat(step.args, []string{sample}, args)
 				for _, ext := range []string{"json", "csv", "md", "html"} {
 					f := filepath.Join(dir, name+"."+ext)
 					files = append(files, f)
-					args = append(args, "--report", f)
+					a = append(a, "--report", f)
 				}
-				o := runBin(t, binRun{env: env}, args...)
-				if o.code != exitOK {
-					t.Fatalf("want exit 0:\n%s", o)
+				refusing.Store(step.code == exitFailures)
+				o := runBin(t, binRun{env: env}, a...)
+				if o.code != step.code {
+					t.Fatalf("want exit %d:\n%s", step.code, o)
 				}
 				outs = append(outs, o)
 			}
-			// The run really logged in and uploaded: the report says so.
-			if rep := readReport(t, filepath.Join(dir, "migrate.json")); rep.Totals.Uploaded == 0 || rep.Server == nil || rep.Server.User != user {
-				t.Errorf("the run uploaded %d messages as %+v; want some, as %s", rep.Totals.Uploaded, rep.Server, user)
+			refusing.Store(false)
+			// The runs really logged in and uploaded, and failed some:
+			// the reports say so.
+			for name, want := range map[string]func(r *jsonReport) bool{
+				"migrate--failed-out": func(r *jsonReport) bool { return r.Totals.Uploaded > 0 && r.Totals.Failed > 0 },
+				"migrate":             func(r *jsonReport) bool { return r.Totals.Uploaded > 0 && r.Totals.Failed == 0 },
+			} {
+				rep := readReport(t, filepath.Join(dir, name+".json"))
+				if !want(rep) || rep.Server == nil || rep.Server.User != user {
+					t.Errorf("%s: uploaded %d, failed %d, as %+v; want some uploaded as %s", name, rep.Totals.Uploaded, rep.Totals.Failed, rep.Server, user)
+				}
 			}
-			// A failed login quotes the server, never the password tried.
-			wrong := "Wrong-" + password
-			wenv, wconn := env, conn
-			if via == "password file" {
-				wconn = append(append([]string(nil), conn[:len(conn)-1]...), writeFile(t, filepath.Join(dir, "wrong.txt"), wrong+"\n"))
-			} else {
-				wenv = []string{passwordEnv + "=" + wrong}
+			// The run ledgers next to the reports of the runs that
+			// uploaded (the others are empty).
+			runLedgers, _ := filepath.Glob(filepath.Join(dir, "*.ledger.jsonl"))
+			n := len(files)
+			for _, f := range runLedgers {
+				if fi, err := os.Stat(f); err == nil && fi.Size() > 0 {
+					files = append(files, f)
+				}
 			}
-			o := runBin(t, binRun{env: wenv}, append([]string{"migrate", sample}, wconn...)...)
+			if len(files) == n {
+				t.Errorf("no run ledger with entries next to the reports: %q", runLedgers)
+			}
+			// A failed login quotes the server, never the secret tried.
+			wrong := "Wrong-" + secret
+			wargs, wenv := login("wrong.txt", wrong)
+			o := runBin(t, binRun{env: wenv}, append([]string{"migrate", sample}, wargs...)...)
 			checkErrorLine(t, o, exitConnect, "the server said")
+			checkNoSecret(t, user, wrong, []outcome{o}, nil)
 			outs = append(outs, o)
-			checkNoSecret(t, user, password, outs, files)
-			checkNoSecret(t, user, wrong, outs[len(outs)-1:], nil)
+			// No command line held the secret; one that does is refused
+			// before anything is done, without repeating it.
+			for _, o := range outs {
+				if strings.Contains(strings.Join(o.args, " "), secret) {
+					t.Errorf("a command line holds the secret: %q", o.args)
+				}
+			}
+			flag, refusal := "--password", "there is no --password flag"
+			if isToken {
+				flag, refusal = "--oauth2-token", "unknown flag: --oauth2-token"
+			}
+			o = runBin(t, binRun{env: env}, append([]string{"migrate", sample, flag, secret}, conn...)...)
+			checkErrorLine(t, o, exitUsage, refusal)
+			outs = append(outs, o)
+			checkNoSecret(t, user, secret, outs, files)
+			checkStateNoSecret(t, state, user, secret)
 		})
+	}
+}
+
+// The leak check finds the secret in each form a SASL exchange would
+// carry it, so that the test above can fail.
+func TestLeakFindsSecrets(t *testing.T) {
+	const user, secret = "helpdesk@example.org", "Pw-0123456789-secret"
+	b64 := base64.StdEncoding.EncodeToString
+	for _, text := range []string{
+		"error: " + secret,
+		"C: A1 AUTHENTICATE PLAIN " + b64([]byte("\x00"+user+"\x00"+secret)),
+		"C: " + b64([]byte("user="+user+"\x01auth=Bearer "+secret+"\x01\x01")),
+		`{"sasl":"` + b64([]byte("n,a="+user+",\x01host=127.0.0.1\x01port=993\x01auth=Bearer "+secret+"\x01\x01")) + `"}`,
+		"x" + b64([]byte("...."+secret)),
+	} {
+		if leak(text, user, secret) == "" {
+			t.Errorf("the secret is not found in %q", text)
+		}
+	}
+	if how := leak("A1 OK LOGIN done; "+b64([]byte("\x00"+user+"\x00other")), user, secret); how != "" {
+		t.Errorf("a leak found where there is none: %s", how)
 	}
 }
 
