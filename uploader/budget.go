@@ -74,6 +74,9 @@ type Budget struct {
 	Label string
 
 	now func() time.Time
+	// sleep waits d or until ctx ends; nil: the package's sleep (tests
+	// set a fake one, so that no test waits for real).
+	sleep func(ctx context.Context, d time.Duration) error
 
 	mu      sync.Mutex
 	minutes []spent // uploads in the last 24 hours, per minute, oldest first
@@ -222,10 +225,18 @@ func (b *Budget) waitForRoom(ctx context.Context, n int64) error {
 		}
 		d := b.resumeLocked(used, n).Sub(now) + time.Second
 		b.mu.Unlock()
-		if err := sleep(ctx, d); err != nil {
+		if err := b.wait(ctx, d); err != nil {
 			return err
 		}
 	}
+}
+
+// wait sleeps d, or until ctx ends.
+func (b *Budget) wait(ctx context.Context, d time.Duration) error {
+	if b.sleep != nil {
+		return b.sleep(ctx, d)
+	}
+	return sleep(ctx, d)
 }
 
 // pace counts n bytes against the rate and returns how long to wait

@@ -58,6 +58,12 @@ type ExecOptions struct {
 	Batch int
 	// Ledger, when set, records every message uploaded.
 	Ledger *Ledger
+	// Budget, when set, paces the sending (its rate) and counts every
+	// message sent against its daily allowance: when a message does not
+	// fit, the run stops sending (what is in flight is answered and
+	// recorded) and Execute returns a *BudgetError, or, with Budget.Wait,
+	// it waits until the allowance frees up. nil: no budget.
+	Budget *Budget
 	// Import says how to read the sources again (as when they were scanned).
 	Import importers.Options
 	// Progress receives upload progress.
@@ -71,8 +77,10 @@ type ExecOptions struct {
 // words). A message whose outcome is unknown because a connection broke is
 // looked for on the server before it is sent again, so a retry never
 // duplicates it. Execute returns ctx's error when interrupted (messages
-// not done are left pending), ErrOverQuota when the account is full, and
-// login errors; everything else is recorded per message.
+// not done are left pending), ErrOverQuota when the account is full, a
+// *BudgetError (ErrBudgetReached) when the daily upload budget is reached
+// (messages not sent are left pending), and login errors; everything
+// else is recorded per message.
 func Execute(ctx context.Context, rep *report.Report, cfg *Config, ctl Writer, opts ExecOptions) error {
 	if opts.Connections <= 0 {
 		opts.Connections = DefaultConnections
@@ -420,9 +428,19 @@ func (w *worker) folder(ctx, hard context.Context, j *job) error {
 			continue
 		}
 		res := w.send(ctx, hard, j.target, todo)
+		if res.overQuota != nil && bandwidthExceeded(res.overQuota.Text) {
+			// Gmail's "[OVERQUOTA] Account exceeded command or
+			// bandwidth limits": its daily budget, not a full account.
+			w.pending(res.unknown, "the run stopped (the server's upload limit) before the server answered; a rerun looks for it on the server first")
+			return &BudgetError{ServerText: res.overQuota.Text, Used: w.opts.Budget.Used()}
+		}
 		if res.overQuota != nil {
 			w.pending(res.unknown, "the run stopped (account full) before the server answered")
 			return fmt.Errorf("%w: %v", ErrOverQuota, res.overQuota)
+		}
+		if res.budget != nil && !w.opts.Budget.Wait {
+			w.pending(res.unknown, "the run stopped at the daily upload budget before the server answered; a rerun looks for it on the server first")
+			return res.budget
 		}
 		if res.sent > 0 {
 			progress = time.Now()
@@ -444,6 +462,17 @@ func (w *worker) folder(ctx, hard context.Context, j *job) error {
 		default:
 			failures = 0
 		}
+		if res.budget != nil {
+			// --budget-wait: no connection is held while the allowance
+			// frees up (it can take hours); the wait is not a server
+			// that makes no progress.
+			w.drop()
+			if err := w.opts.Budget.waitForRoom(ctx, res.budgetNeed); err != nil {
+				w.pending(unknown, "interrupted before the server answered; a rerun looks for it on the server first")
+				return err
+			}
+			progress = time.Now()
+		}
 	}
 	return nil
 }
@@ -454,8 +483,12 @@ type sendResult struct {
 	unknown   []int // sent, but the connection broke before the answer
 	resend    []int // not sent, or refused for now (throttled): send again
 	throttled *serverError
-	overQuota error
-	err       error // the connection error, if any
+	overQuota *serverError
+	// budget is set when the next message did not fit in the daily
+	// allowance: nothing more was sent; budgetNeed is its size.
+	budget     *BudgetError
+	budgetNeed int64
+	err        error // the connection error, if any
 }
 
 // Batches: with MULTIAPPEND, consecutive messages go in one command of
@@ -545,6 +578,12 @@ func (w *worker) send(ctx, hard context.Context, target string, idxs []int) send
 			w.fail([]int{i}, "the source changed since it was scanned (the message there is another one now); scan and plan again")
 			continue
 		}
+		if !w.admitBytes(ctx, int64(len(msg.Data)), flush, &res, &mu) {
+			mu.Lock()
+			res.resend = append(res.resend, idxs[k:]...)
+			mu.Unlock()
+			break
+		}
 		// w.single is written by the replies' callbacks, under mu.
 		mu.Lock()
 		single := w.single[i]
@@ -633,6 +672,29 @@ func (w *worker) send(ctx, hard context.Context, target string, idxs []int) send
 	sort.Ints(res.unknown)
 	res.resend = uniqueSorted(res.resend)
 	return res
+}
+
+// admitBytes counts n bytes about to be sent against the budget: false
+// when they do not fit in the daily allowance (res.budget says so), or
+// when the pause the rate asks for was cut short (ctx ended) or the
+// batch sent before it could not be. What is batched goes before the
+// pause, which is this message's.
+func (w *worker) admitBytes(ctx context.Context, n int64, flush func() bool, res *sendResult, mu *sync.Mutex) bool {
+	b := w.opts.Budget
+	if b == nil {
+		return true
+	}
+	if be := b.spend(n); be != nil {
+		mu.Lock()
+		res.budget, res.budgetNeed = be, n
+		mu.Unlock()
+		return false
+	}
+	d := b.pace(n)
+	if d <= 0 {
+		return true
+	}
+	return flush() && b.wait(ctx, d) == nil
 }
 
 // uniqueSorted sorts xs and drops repeats.
