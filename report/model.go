@@ -429,7 +429,7 @@ type Budget struct {
 	// BytesPerSecond is the rate limit; 0: none.
 	BytesPerSecond int64 `json:"bytes_per_second,omitempty"`
 	// Wait is set when the run waits for the allowance to free up
-	// (--wait-for-budget) instead of stopping.
+	// (--budget-wait) instead of stopping.
 	Wait bool `json:"wait,omitempty"`
 	// Reached is set when the run stopped at the allowance; ResumeAfter
 	// is when enough of it is free again (zero when only the server

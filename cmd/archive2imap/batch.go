@@ -61,6 +61,10 @@ type batchOptions struct {
 	quiet       bool
 	caFile      string
 	timeout     time.Duration
+	provider    providerFlags
+	// choice is what the provider flags ask for, checked before any row
+	// runs.
+	choice providerChoice
 }
 
 func newBatchCmd(s *streams) *cobra.Command {
@@ -119,6 +123,11 @@ summary and the failures file are written).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			choice, err := opts.provider.choice(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			opts.choice = choice
 			return runBatch(cmd.Context(), opts, args[0], s)
 		},
 	}
@@ -134,6 +143,7 @@ summary and the failures file are written).`,
 	fs.BoolVarP(&opts.quiet, "quiet", "q", false, "no log lines; only the summary and errors")
 	fs.StringVar(&opts.caFile, "ca-file", "", "PEM file of the certificate authority that signed the servers' certificates (rows with tls none ignore it)")
 	fs.DurationVar(&opts.timeout, "timeout", 60*time.Second, "give up on a connection when the server does not answer for this long")
+	opts.provider.register(fs)
 	return cmd
 }
 
@@ -712,9 +722,10 @@ func (br *batchRunner) job(r *batchRow, cfg *uploader.Config) (*migrateJob, erro
 	sf := br.opts.sources
 	return &migrateJob{
 		paths: r.sources, sources: br.popts, target: topts, cfg: cfg, dryRun: br.opts.dryRun,
-		exec:   uploader.ExecOptions{Connections: br.opts.connections, Retries: br.opts.retries},
-		ledger: defaultLedger(cfg),
-		warn:   func(f string, a ...any) { br.log.always("%s%s", prefix, fmt.Sprintf(f, a...)) },
+		exec:     uploader.ExecOptions{Connections: br.opts.connections, Retries: br.opts.retries},
+		provider: br.opts.choice,
+		ledger:   defaultLedger(cfg),
+		warn:     func(f string, a ...any) { br.log.always("%s%s", prefix, fmt.Sprintf(f, a...)) },
 		settings: report.Settings{
 			Format: sf.format, MboxTimezone: sf.mboxTimezone, IncludeDeleted: sf.includeDeleted, MaxSize: sf.maxSize,
 			FolderMap: topts.Folders.Map, TargetPrefix: topts.Folders.Prefix, CAFile: cfg.CAFile,

@@ -36,6 +36,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
+	case errors.Is(err, uploader.ErrBudgetReached):
+		return exitBudget
 	case errors.As(err, &ue), isCobraUsage(err),
 		errors.Is(err, importers.ErrNotFound),
 		errors.Is(err, importers.ErrNotMail):
@@ -88,6 +90,9 @@ func connectExitCode(err error) (int, bool) {
 	}
 	if errors.Is(err, uploader.ErrOverQuota) {
 		return exitStopped, true
+	}
+	if errors.Is(err, uploader.ErrBudgetReached) {
+		return exitBudget, true
 	}
 	return 0, false
 }

@@ -23,6 +23,9 @@ type migrateJob struct {
 	dryRun   bool
 	exec     uploader.ExecOptions
 	settings report.Settings
+	// provider is what the command line asks of the provider profile and
+	// the upload budget (--provider, --max-bytes-per-day, ...).
+	provider providerChoice
 	// ledger is the ledger file; "" keeps none.
 	ledger string
 	// runLedger, when set, also gets this run's entries: a ledger of the
@@ -53,9 +56,15 @@ func (j *migrateJob) run(ctx context.Context, prog report.Progress) (*report.Rep
 	// wrong password or an unreachable server is reported at once.
 	cl, err := uploader.Connect(ctx, j.cfg)
 	if err != nil {
-		return nil, err
+		// Microsoft 365 refusing a password says to use a token; Gmail
+		// refusing an account over its bandwidth is the budget.
+		return nil, uploader.ExplainLogin(err, j.cfg, j.provider.forced)
 	}
 	defer func() { cl.Close() }()
+	prof := j.provider.profile(j.cfg.Host, cl.Info())
+	j.target.Profile = &prof
+	j.target.MDNSent = j.provider.markMDNSent(prof)
+	budget := j.provider.budget(prof)
 	if !j.dryRun {
 		unlock, err := lockAccount(j.cfg)
 		if err != nil {
@@ -88,6 +97,7 @@ func (j *migrateJob) run(ctx context.Context, prog report.Progress) (*report.Rep
 	rep.DryRun = j.dryRun
 	rep.Server = serverInfo(j.cfg)
 	settings := j.settings
+	j.provider.settings(&settings)
 	rep.Settings = &settings
 	if cl, err = reconnectIfIdle(ctx, cl, j.cfg); err != nil {
 		return nil, err
@@ -95,6 +105,11 @@ func (j *migrateJob) run(ctx context.Context, prog report.Progress) (*report.Rep
 	ledger, err := openLedger(j.ledger, j.dryRun)
 	if err != nil {
 		return nil, err
+	}
+	// Earlier runs' uploads of the last 24 hours count against the
+	// budget: the account's ledger has them.
+	if err := budget.LoadLedger(j.ledger); err != nil {
+		j.warn("warning: the upload budget does not count earlier runs: %v", err)
 	}
 	if ledger != nil {
 		rep.Ledger = ledger.Path()
@@ -123,13 +138,15 @@ func (j *migrateJob) run(ctx context.Context, prog report.Progress) (*report.Rep
 			return nil, fmt.Errorf("recording the source files for the plan: %w", err)
 		}
 	}
+	rep.Budget = budget.Describe(rep.Totals.BytesToUpload)
 	var runErr error
 	if !j.dryRun {
 		eo := j.exec
 		eo.Import = j.sources.Import
 		eo.Progress = prog
 		eo.Ledger = ledger
-		runErr = uploader.Execute(ctx, rep, j.cfg, cl, eo)
+		eo.Budget = budget
+		runErr = stopAtBudget(rep, budget, uploader.Execute(ctx, rep, j.cfg, cl, eo))
 	}
 	if err := ledger.Close(); err != nil {
 		// The upload itself is fine; say so and go on.

@@ -20,6 +20,7 @@ const (
 	exitUsage       = 2   // usage, configuration or source error
 	exitConnect     = 3   // cannot connect to or authenticate with the server
 	exitStopped     = 4   // the server stopped the run (account full); a rerun continues
+	exitBudget      = 5   // the daily upload budget is reached; a rerun after the time the report gives continues
 	exitInterrupted = 130 // interrupted (Ctrl-C, SIGTERM); a rerun continues
 )
 

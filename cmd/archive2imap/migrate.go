@@ -58,6 +58,7 @@ type migrateOptions struct {
 	server      serverFlags
 	target      targetFlags
 	output      outputFlags
+	provider    providerFlags
 	dryRun      bool
 	connections int
 	retries     int
@@ -88,9 +89,20 @@ duplicates and reports exactly what a run would do. With --plan-out FILE it
 also writes the plan, which "migrate --plan FILE" carries out once approved
 (refusing if a source changed since).
 
+Gmail and Microsoft 365 are recognised (by the host name, or the
+capabilities after login; --provider forces it) and get what they need:
+Gmail's daily upload budget of about 500 MB (--max-bytes-per-day changes
+it; a dry run says how many days the upload takes), its labels counted as
+labels, its [Gmail] folder left alone; Microsoft 365's reserved Files
+folder avoided and its OAuth2-only login explained; the size limits of
+both; and $MDNSent on read messages that asked for a read receipt
+(--mdn-sent=false turns it off).
+
 Exit codes: 0 all done; 1 some messages failed or were refused; 2 usage,
 configuration or source error; 3 cannot connect or log in; 4 the server
-stopped the run (account full); 130 interrupted (rerun to continue).`,
+stopped the run (account full); 5 the daily upload budget is reached (run
+the same command again after the time it gives, or use --budget-wait);
+130 interrupted (rerun to continue).`,
 		// Sources may come from an approved plan (--plan) instead.
 		Args: minArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -103,6 +115,7 @@ stopped the run (account full); 130 interrupted (rerun to continue).`,
 	opts.server.register(fs)
 	opts.target.register(fs)
 	opts.output.register(fs)
+	opts.provider.register(fs)
 	fs.BoolVarP(&opts.dryRun, "dry-run", "n", false, "write nothing: report what a run would do")
 	fs.IntVar(&opts.connections, "connections", uploader.DefaultConnections, fmt.Sprintf("parallel upload connections (1-%d)", uploader.MaxConnections))
 	fs.IntVar(&opts.retries, "retries", 5, "reconnect this many times when a connection breaks before giving a folder up")
@@ -175,13 +188,17 @@ func (opts *migrateOptions) job(fs *pflag.FlagSet, s *streams, paths []string) (
 	if err != nil {
 		return nil, err
 	}
+	choice, err := opts.provider.choice(fs)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := opts.server.config(fs, s)
 	if err != nil {
 		return nil, err
 	}
 	cfg.DryRun = opts.dryRun
 	j := &migrateJob{
-		paths: paths, sources: popts, target: topts, cfg: cfg, dryRun: opts.dryRun,
+		paths: paths, sources: popts, target: topts, cfg: cfg, dryRun: opts.dryRun, provider: choice,
 		exec:        uploader.ExecOptions{Connections: opts.connections, Retries: opts.retries},
 		recordFiles: opts.planOut != "",
 		warn:        func(f string, a ...any) { fmt.Fprintf(s.errOut, f+"\n", a...) },
@@ -223,7 +240,7 @@ func (opts *migrateOptions) approvedJob(fs *pflag.FlagSet, s *streams, paths []s
 	if len(paths) > 0 {
 		return nil, usagef(errors.New("with --plan, the sources are the plan's: give no SOURCE"))
 	}
-	for _, name := range []string{"host", "port", "tls", "user", "ca-file", "format", "mbox-timezone", "include-deleted", "max-size", "folder-map", "target-prefix", "dedupe"} {
+	for _, name := range []string{"host", "port", "tls", "user", "ca-file", "format", "mbox-timezone", "include-deleted", "max-size", "folder-map", "target-prefix", "dedupe", "provider", "mdn-sent"} {
 		if fs.Changed(name) {
 			return nil, usagef(fmt.Errorf("--%s: with --plan, this comes from the approved plan", name))
 		}
@@ -247,6 +264,16 @@ func (opts *migrateOptions) approvedJob(fs *pflag.FlagSet, s *streams, paths []s
 	if err != nil {
 		return nil, usagef(fmt.Errorf("--plan %s: %w", opts.planIn, err))
 	}
+	// The budget flags apply to this run; the profile and $MDNSent are
+	// the plan's (the flags of its messages were approved with it).
+	choice, err := opts.provider.choice(fs)
+	if err != nil {
+		return nil, err
+	}
+	choice.mdnSent = st.MDNSent
+	if p := approved.Server.Provider; p != "" {
+		choice.forced, choice.detectedBy = p, "the approved plan"
+	}
 	srv := approved.Server
 	opts.server.host, opts.server.port, opts.server.tls, opts.server.user = srv.Host, srv.Port, srv.TLS, srv.User
 	opts.server.caFile = st.CAFile
@@ -262,6 +289,7 @@ func (opts *migrateOptions) approvedJob(fs *pflag.FlagSet, s *streams, paths []s
 		target:   uploader.PlanOptions{Dedupe: approved.Dedupe, Folders: uploader.FolderOptions{Map: st.FolderMap, Prefix: st.TargetPrefix}},
 		exec:     uploader.ExecOptions{Connections: opts.connections, Retries: opts.retries},
 		settings: *st,
+		provider: choice,
 		warn:     func(f string, a ...any) { fmt.Fprintf(s.errOut, f+"\n", a...) },
 	}
 	if err := opts.setLedger(j); err != nil {
@@ -276,10 +304,14 @@ func (opts *migrateOptions) approvedJob(fs *pflag.FlagSet, s *streams, paths []s
 func finishRun(ctx context.Context, out *output, rep *report.Report, command string, runErr error) error {
 	out.stamp(rep, command)
 	t := rep.Totals
+	var stop *budgetStop
 	switch {
 	case ctx.Err() != nil || errors.Is(runErr, context.Canceled):
 		rep.Status = report.StatusInterrupted
 		rep.StatusText = fmt.Sprintf("Interrupted: %d of %d messages uploaded before the stop. Run the same command again to continue; nothing will be uploaded twice.", t.Uploaded, t.ToUpload)
+	case errors.As(runErr, &stop):
+		rep.Status = report.StatusInterrupted
+		rep.StatusText = stop.statusText(t)
 	case errors.Is(runErr, uploader.ErrOverQuota):
 		rep.Status = report.StatusInterrupted
 		rep.StatusText = fmt.Sprintf("Stopped: the account on the server is full (%d of %d messages uploaded). Free space or raise the quota, then run the same command again.", t.Uploaded, t.ToUpload)
