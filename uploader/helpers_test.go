@@ -179,6 +179,13 @@ func (o *observer) list() map[string][]string {
 	for _, d := range data {
 		var attrs []string
 		for _, a := range d.Attrs {
+			// \Marked and \Unmarked say whether mail arrived since the
+			// mailbox was last selected (RFC 3501 7.2.2): the server's
+			// bookkeeping, which Dovecot may add between two snapshots,
+			// not the mailbox's content.
+			if a == imap.MailboxAttrMarked || a == imap.MailboxAttrUnmarked {
+				continue
+			}
 			attrs = append(attrs, string(a))
 		}
 		out[d.Mailbox] = attrs

@@ -833,6 +833,9 @@ func rowReason(rep *report.Report, runErr, finErr error) string {
 		switch {
 		case errors.Is(runErr, uploader.ErrOverQuota):
 			return fmt.Sprintf("the account on the server is full: %d of %d messages uploaded", t.Uploaded, t.ToUpload)
+		case errors.Is(runErr, uploader.ErrBudgetReached):
+			// The error says how much and when to run again.
+			return fmt.Sprintf("stopped at the daily upload budget: %d of %d messages uploaded; %v", t.Uploaded, t.ToUpload, runErr)
 		case rep.DryRun || len(rep.Folders) == 0:
 			return "interrupted before the plan was made"
 		}

@@ -7,6 +7,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -1106,4 +1107,22 @@ func TestDovecotBatch(t *testing.T) {
 		checkNoSecret(t, u.Name, u.Password, outs, files)
 	}
 	checkNoSecret(t, users[badRow-1].Name, wrongPassword, outs, files)
+}
+
+// A row stopped at its daily budget says so, with when to run it again,
+// not just how many messages went before "the stop".
+func TestRowReasonBudget(t *testing.T) {
+	rep := &report.Report{Status: report.StatusInterrupted, Folders: []report.Folder{{Source: "INBOX"}}}
+	rep.Totals.Uploaded, rep.Totals.ToUpload = 3, 10
+	resume := time.Date(2026, 12, 3, 14, 5, 0, 0, time.Local)
+	err := fmt.Errorf("upload: %w", &uploader.BudgetError{PerDay: 500_000_000, Used: 499_000_000, ResumeAt: resume})
+	got := rowReason(rep, err, nil)
+	for _, want := range []string{"daily upload budget", "3 of 10 messages uploaded", "run the same command again after 2026-12-03 14:05"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("reason %q does not say %q", got, want)
+		}
+	}
+	if got := rowReason(rep, context.Canceled, nil); strings.Contains(got, "budget") {
+		t.Errorf("an interrupted row's reason speaks of a budget: %q", got)
+	}
 }
