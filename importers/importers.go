@@ -188,6 +188,10 @@ type Options struct {
 	// MboxLocation is the time zone of mbox From_ line dates, which carry
 	// none; nil means time.Local.
 	MboxLocation *time.Location
+
+	// mboxBuf is the mbox reader's buffer, which Walk keeps from one file
+	// to the next (see mboxReader.putBuf); nil: none kept.
+	mboxBuf *[]byte
 }
 
 func (o *Options) mboxLocation() *time.Location {
