@@ -199,10 +199,10 @@ func (r *mboxReader) makeRoom() {
 // expensive, scanning a tree of 300 small mbox files took 0.5-1 s with a
 // new buffer for each, 0.06 s with one. It is kept for the Walk only, not
 // for the process: memory held for nothing raises the garbage collector's
-// goal, and so the peak memory of the upload that follows. Buffers grown
-// past mboxBufKeep for a huge message are not kept, nor those of tests
+// goal, and so the peak memory of the upload that follows. Only a buffer
+// of the standard size is kept: not one grown for a message larger than
+// it (that memory goes back once the file is read), nor those of tests
 // that read in tiny chunks to exercise moving and growing the window.
-const mboxBufKeep = 64 << 20
 
 // takeBuf starts r with the kept buffer, if any.
 func (r *mboxReader) takeBuf() {
@@ -214,7 +214,7 @@ func (r *mboxReader) takeBuf() {
 // putBuf keeps r's buffer for the next file, once no read is running into
 // it.
 func (r *mboxReader) putBuf() {
-	if r.kept == nil || r.pending || r.chunk != mboxChunk || cap(r.buf) == 0 || cap(r.buf) > mboxBufKeep {
+	if r.kept == nil || r.pending || r.chunk != mboxChunk || cap(r.buf) != mboxBufferChunks*mboxChunk {
 		return
 	}
 	*r.kept, r.buf = r.buf[:0], nil
