@@ -189,9 +189,9 @@ type Options struct {
 	// none; nil means time.Local.
 	MboxLocation *time.Location
 
-	// mboxBuf is the mbox reader's buffer, which Walk keeps from one file
-	// to the next (see mboxReader.putBuf); nil: none kept.
-	mboxBuf *[]byte
+	// mboxBufs holds the mbox readers' buffers, which Walk keeps from one
+	// file to the next (see mboxBufPool); nil: none kept.
+	mboxBufs *mboxBufPool
 }
 
 func (o *Options) mboxLocation() *time.Location {

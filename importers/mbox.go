@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -39,11 +41,9 @@ import (
 // reading the message again, unless the upload bytes are wanted, so a scan
 // costs little more than reading the file. The file is read in chunks, a
 // read running ahead in a goroutine while the bytes before it are looked
-// at (scanMboxChunked). Mapping the file into memory was tried and
-// dropped: on virtual machines a page fault costs more than read(2)'s copy
-// (on the reference VM, touching a mapped file's pages ran at 1.6-2.4 GB/s,
-// reading it into a reused buffer at 14-18 GB/s), and a scan of a mapped
-// file was 3x slower than the chunked one.
+// at (scanMboxChunked). A large file that is scanned without the upload
+// bytes is scanned in segments on several cores, mapped into memory where
+// that is cheap (mbox_parallel.go).
 
 const (
 	// mboxChunk is how much is read from the file at a time.
@@ -51,6 +51,13 @@ const (
 	// mboxProbe is how much is read ahead of a Content-Length to check that
 	// the message really ends there.
 	mboxProbe = 64 << 10
+	// mboxAlign keeps reads aligned: the reader places each byte at a
+	// buffer index congruent to its file offset modulo mboxAlign (large
+	// buffers start at a page boundary), so the kernel copies from the
+	// page cache to a buffer at the same offset within a page. On the
+	// reference VM (AMD EPYC), a copy between two mutually misaligned
+	// addresses ran at 1.6 GB/s, an aligned one at 8.7 GB/s.
+	mboxAlign = 4096
 	mmdfDelim = "\x01\x01\x01\x01"
 )
 
@@ -69,6 +76,7 @@ const (
 	kindMMDF                    // an MMDF delimiter line
 	kindOrphan                  // text after an MMDF message with no delimiter before it
 	kindNotMbox                 // the file does not start like an mbox
+	kindBeyond                  // no message starts in a segment (mboxScan.search)
 )
 
 // readMbox reads the mbox file f.Path and calls h.Message for each message,
@@ -103,6 +111,9 @@ type mboxSource interface {
 // errMboxRead stops the scan of a file after a read error.
 var errMboxRead = errors.New("read error")
 
+// errMboxStop is findSeparator giving up at mboxReader.stopAt.
+var errMboxStop = errors.New("no separator before the stop offset")
+
 // mboxReader holds a window of the file, from the start of the current
 // message to the last byte read, in a buffer of a few chunks that grows
 // only while one message is longer than that: memory follows the largest
@@ -112,14 +123,18 @@ type mboxReader struct {
 	chunk   int           // how much to read at a time (mboxChunk; tests use less)
 	pending bool          // a read into the free end of buf is running
 	done    chan mboxRead // where it reports
+	sync    bool          // read in the caller's goroutine (moreSync)
+	mapped  bool          // buf is the rest of the file, mapped (mboxSpan.mapped)
 	buf     []byte        // file bytes from base; the window is buf[start:]
+	spare   []byte        // the other buffer kept (makeRoom)
 	start   int
 	base    int64
 	eof     bool
 	rerr    error // the read error that stopped reading
 	rpos    int64 // file offset where it happened
 	probe   []byte
-	kept    *[]byte // where the buffer is kept for the next file (Options.mboxBuf)
+	stopAt  int64        // findSeparator gives up at this file offset (errMboxStop); 0: never
+	pool    *mboxBufPool // where the buffer is kept for the next file (Options.mboxBufs)
 	from    fromSearch
 	stats   mboxStats // of the current message, as findSeparator went
 	loc     *time.Location
@@ -146,6 +161,9 @@ func (r *mboxReader) off() int64 { return r.base + int64(r.start) }
 // grown) when no read is running and the caller asks for more, that is
 // when the window holds little more than one message.
 func (r *mboxReader) more() error {
+	if r.sync {
+		return r.moreSync()
+	}
 	for {
 		if r.rerr != nil && !r.pending {
 			return errMboxRead
@@ -167,6 +185,26 @@ func (r *mboxReader) more() error {
 	}
 }
 
+// moreSync is more reading in the caller's goroutine, with no read ahead:
+// the bytes are still in the core's cache when the scan looks at them.
+// The workers of a parallel scan read so, as they keep the cores busy
+// without reading ahead.
+func (r *mboxReader) moreSync() error {
+	for {
+		if r.rerr != nil {
+			return errMboxRead
+		}
+		if r.eof {
+			return nil
+		}
+		r.makeRoom()
+		n, err := r.src.Read(r.buf[len(r.buf):min(cap(r.buf), len(r.buf)+r.chunk)])
+		if r.add(mboxRead{n, err}) > 0 {
+			return nil
+		}
+	}
+}
+
 // mboxBufferChunks is the size of the buffer, in chunks, when messages are
 // small: room for the window and for reads ahead of it.
 const mboxBufferChunks = 8
@@ -175,49 +213,147 @@ const mboxBufferChunks = 8
 // one, so that at least a chunk is free after it; a buffer is replaced by
 // one at least twice the window's size, so each byte is copied a bounded
 // number of times. No read may be running.
+//
+// The reader keeps two buffers at most: one of the standard size
+// (mboxBufferChunks chunks) and the largest one it grew for a large
+// message. Once the window is small again it goes back to the standard
+// one, which stays in the cache, and the large one is kept for the next
+// large message: a new buffer costs a page fault per page.
 func (r *mboxReader) makeRoom() {
 	if cap(r.buf)-len(r.buf) >= r.chunk {
 		return
 	}
 	n := len(r.buf) - r.start
-	if 2*n+2*r.chunk <= cap(r.buf) {
-		copy(r.buf, r.buf[r.start:])
-		r.buf = r.buf[:n]
-	} else {
-		nb := make([]byte, n, max(2*n+2*r.chunk, mboxBufferChunks*r.chunk))
-		copy(nb, r.buf[r.start:])
-		r.buf = nb
+	a := r.alignOf(r.off())
+	need := a + 2*n + 2*r.chunk
+	std := mboxBufferChunks * r.chunk
+	var nb []byte
+	switch {
+	case cap(r.buf) > std && cap(r.spare) == std && need <= std:
+		nb, r.spare = r.spare, r.buf // back to the standard buffer
+	case need <= cap(r.buf):
+		nb = r.buf
+	case cap(r.spare) >= need:
+		nb, r.spare = r.spare, r.buf
+	default:
+		nb = make([]byte, 0, max(need, std))
+		if cap(r.buf) == std {
+			r.spare = r.buf
+		}
 	}
-	r.base += int64(r.start)
-	r.start = 0
+	nb = nb[:a+n]
+	copy(nb[a:], r.buf[r.start:])
+	r.buf = nb
+	r.base = r.off() - int64(a)
+	r.start = a
 }
 
-// Walk keeps the reader's buffer from one mbox file to the next
-// (Options.mboxBuf). A new buffer of mboxBufferChunks megabytes costs a
+// alignOf returns where in a page the byte at file offset off goes (see
+// mboxAlign; the tiny chunks of tests keep their tiny buffers).
+func (r *mboxReader) alignOf(off int64) int {
+	return int(off % int64(min(mboxAlign, r.chunk)))
+}
+
+// seek starts r, which has read nothing, with the window at file offset
+// off, reading from the page boundary before it (mboxAlign).
+func (r *mboxReader) seek(off int64) error {
+	if r.mapped {
+		r.start = int(min(max(off-r.base, 0), int64(len(r.buf))))
+		return nil
+	}
+	base := off - int64(r.alignOf(off))
+	r.src = &mboxAt{ra: r.src, off: base}
+	r.base = base
+	for int64(len(r.buf)) < off-base && !r.eof {
+		if err := r.more(); err != nil {
+			return err
+		}
+	}
+	r.start = int(min(off-base, int64(len(r.buf))))
+	return nil
+}
+
+// Walk keeps the readers' buffers from one mbox file to the next
+// (Options.mboxBufs). A new buffer of mboxBufferChunks megabytes costs a
 // page fault per page when first written, and the runtime gives freed
 // memory back to the system: on the reference VM, where a page fault is
 // expensive, scanning a tree of 300 small mbox files took 0.5-1 s with a
-// new buffer for each, 0.06 s with one. It is kept for the Walk only, not
-// for the process: memory held for nothing raises the garbage collector's
-// goal, and so the peak memory of the upload that follows. Only a buffer
-// of the standard size is kept: not one grown for a message larger than
-// it (that memory goes back once the file is read), nor those of tests
-// that read in tiny chunks to exercise moving and growing the window.
+// new buffer for each, 0.06 s with one. They are kept for the Walk only,
+// not for the process: memory held for nothing raises the garbage
+// collector's goal, and so the peak memory of the upload that follows.
+// Only buffers of the standard size are kept: not one grown for a message
+// larger than it (that memory goes back once the file is read), nor those
+// of tests that read in tiny chunks to exercise moving and growing the
+// window; and no more than one per scan running at once.
+type mboxBufPool struct {
+	mu   sync.Mutex
+	bufs [][]byte // standard-size buffers
+	// big holds grown buffers when keepBig is set: a parallel scan keeps
+	// them from one segment to the next, not the Walk from one file to
+	// the next.
+	big     [][]byte
+	keepBig bool
+}
 
-// takeBuf starts r with the kept buffer, if any.
+// mboxPoolMax bounds the buffers of each kind a pool keeps: one per scan
+// running at once.
+const mboxPoolMax = mboxMaxWorkers + 1
+
+// takeBuf starts r with kept buffers, if any.
 func (r *mboxReader) takeBuf() {
-	if r.kept != nil && r.chunk == mboxChunk && cap(*r.kept) > 0 {
-		r.buf, *r.kept = (*r.kept)[:0], nil
+	if r.pool == nil || r.chunk != mboxChunk || r.mapped {
+		return
+	}
+	p := r.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.bufs); n > 0 {
+		r.buf = p.bufs[n-1][:0]
+		p.bufs[n-1] = nil
+		p.bufs = p.bufs[:n-1]
+	}
+	if n := len(p.big); n > 0 {
+		r.spare = p.big[n-1][:0]
+		p.big[n-1] = nil
+		p.big = p.big[:n-1]
 	}
 }
 
-// putBuf keeps r's buffer for the next file, once no read is running into
-// it.
+// putBuf gives r's buffers back to the pool, once no read is running into
+// them.
 func (r *mboxReader) putBuf() {
-	if r.kept == nil || r.pending || r.chunk != mboxChunk || cap(r.buf) != mboxBufferChunks*mboxChunk {
+	if r.pool == nil || r.pending || r.chunk != mboxChunk || r.mapped {
 		return
 	}
-	*r.kept, r.buf = r.buf[:0], nil
+	p := r.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range [][]byte{r.buf, r.spare} {
+		switch {
+		case cap(b) == mboxBufferChunks*mboxChunk && len(p.bufs) < mboxPoolMax:
+			p.bufs = append(p.bufs, b[:0])
+		case cap(b) > mboxBufferChunks*mboxChunk && p.keepBig && len(p.big) < mboxPoolMax:
+			p.big = append(p.big, b[:0])
+		}
+	}
+	r.buf, r.spare = nil, nil
+}
+
+// moveBufs moves the standard-size buffers of p to q.
+func (p *mboxBufPool) moveBufs(q *mboxBufPool) {
+	if p == nil || q == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(p.bufs) > 0 && len(q.bufs) < mboxPoolMax {
+		n := len(p.bufs)
+		q.bufs = append(q.bufs, p.bufs[n-1])
+		p.bufs[n-1] = nil
+		p.bufs = p.bufs[:n-1]
+	}
 }
 
 // mboxRead is the result of one read.
@@ -243,6 +379,11 @@ func (r *mboxReader) startRead() {
 func (r *mboxReader) collect() int {
 	res := <-r.done
 	r.pending = false
+	return r.add(res)
+}
+
+// add adds what a read read to the window, and returns how much.
+func (r *mboxReader) add(res mboxRead) int {
 	r.buf = r.buf[:len(r.buf)+res.n]
 	if res.err == io.EOF {
 		r.eof = true
@@ -283,11 +424,6 @@ func (r *mboxReader) lineAt(i int) (line []byte, next int, ok bool, err error) {
 			return nil, 0, false, err
 		}
 	}
-}
-
-// scanMbox reads the messages of src, an mbox file; see readMbox.
-func scanMbox(ctx context.Context, f *Folder, src mboxSource, opts *Options, h *Handler) error {
-	return scanMboxChunked(ctx, f, src, mboxChunk, opts, h)
 }
 
 // mboxScan finds the messages of an mbox file one after the other on an
@@ -386,47 +522,196 @@ func mboxMessage(f *Folder, c *mboxCut) *Message {
 	}
 }
 
-// scanMboxChunked is scanMbox reading chunk bytes at a time: it finds a
-// message, builds it, hands it to h, and only then moves on, as the bytes
-// of the message may move when the window needs more room.
+// scanMboxChunked is scanMbox reading chunk bytes at a time, in one run
+// from the start of the file to its end.
 func scanMboxChunked(ctx context.Context, f *Folder, src mboxSource, chunk int, opts *Options, h *Handler) error {
-	r := &mboxReader{src: src, chunk: chunk, loc: opts.mboxLocation(), fromOff: -1, kept: opts.mboxBuf}
+	sp := mboxSpan{f: f, src: src, chunk: chunk, opts: opts, pool: opts.mboxBufs, limit: math.MaxInt64}
+	_, p, err := sp.run(ctx, mboxBegin{how: beginFile}, func(m *Message, _ mboxKind) error { return h.message(m) })
+	if p != nil {
+		h.problem(p.Path, p.Offset, p.Index, "%s", p.Err)
+	}
+	return err
+}
+
+// mboxState is where a scan stands between two messages: the file offset
+// where the next message starts and how it starts (kindEOF: the file
+// ended). What the scan finds from there on depends on nothing else, as
+// the reader's window never holds a byte before the message it is on: a
+// scan begun at a state finds the same messages as one that got there.
+type mboxState struct {
+	off  int64
+	kind mboxKind
+}
+
+// same reports whether two states are the same point of the scan.
+func (s mboxState) same(o mboxState) bool {
+	return s.kind == o.kind && (s.kind == kindEOF || s.off == o.off)
+}
+
+// mboxBegin says where a span begins.
+type mboxBegin struct {
+	how   int
+	state mboxState // beginState: that state
+	off   int64     // beginSearch: search from this offset
+}
+
+const (
+	beginFile   = iota // the start of the file (leading junk skipped)
+	beginState         // a state some other scan reached
+	beginSearch        // the first From_ line that starts at or after off
+)
+
+// An mboxSpan is one run of the scan over part of a file: from where it
+// begins, through every message that starts before limit.
+type mboxSpan struct {
+	f     *Folder
+	src   mboxSource
+	chunk int
+	opts  *Options
+	pool  *mboxBufPool
+	limit int64
+	max   int  // stop after this many messages; 0: no limit
+	index int  // messages before the span's first (Loc.Index counts on)
+	sync  bool // read without reading ahead (mboxReader.sync)
+	// mapped, when not nil, is the file from offset mappedAt to its end
+	// mapped into memory: the reader's window is a slice of it and
+	// nothing is read.
+	mapped   []byte
+	mappedAt int64
+}
+
+// run scans the span, builds each message and calls emit with it and how
+// it starts, in file order, stopping early after max messages (a
+// message's Data is only valid until emit returns). It returns the state
+// after the last message (where the next one starts; with no message, the
+// state the span began at, or kindBeyond at limit when it has none); a
+// Problem when a read error ended the scan or the file is not an mbox
+// file; and emit's error or ctx's.
+func (sp *mboxSpan) run(ctx context.Context, begin mboxBegin, emit func(*Message, mboxKind) error) (end mboxState, _ *Problem, _ error) {
+	r := &mboxReader{src: sp.src, chunk: sp.chunk, sync: sp.sync, loc: sp.opts.mboxLocation(), fromOff: -1, pool: sp.pool}
+	if sp.mapped != nil {
+		r.buf, r.base, r.mapped, r.eof = sp.mapped, sp.mappedAt, true, true
+	}
 	r.takeBuf()
 	defer func() {
 		r.stop()
 		r.putBuf()
 	}()
-	s := &mboxScan{r: r, path: f.Path}
-	b := &mboxBuilder{opts: opts}
-	if p := s.start(); p != nil {
-		h.problem(p.Path, p.Offset, p.Index, "%s", p.Err)
-		return nil
+	s := &mboxScan{r: r, path: sp.f.Path, index: sp.index}
+	switch begin.how {
+	case beginFile:
+		if p := s.start(); p != nil {
+			return end, p, nil
+		}
+	case beginState:
+		if err := r.seek(begin.state.off); err != nil {
+			return end, s.problem(begin.state.off, s.index+1, "read error at byte %d: %v; the rest of the file was not read", r.rpos, mboxPathErr(r.rerr)), nil
+		}
+		s.kind = begin.state.kind
+	case beginSearch:
+		if p := s.search(begin.off, sp.limit); p != nil {
+			return end, p, nil
+		}
+		if s.kind == kindBeyond {
+			return mboxState{sp.limit, kindBeyond}, nil, nil
+		}
 	}
+	b := &mboxBuilder{opts: sp.opts}
 	var c mboxCut
 	for {
 		if err := canceled(ctx); err != nil {
-			return err
+			return end, nil, err
+		}
+		if s.kind == kindEOF || r.off() >= sp.limit || sp.max > 0 && s.index-sp.index >= sp.max {
+			return mboxState{r.off(), s.kind}, nil, nil
 		}
 		found, p := s.next(&c)
 		if p != nil {
-			h.problem(p.Path, p.Offset, p.Index, "%s", p.Err)
-			return nil
+			return end, p, nil
 		}
 		if !found {
-			return nil
+			return mboxState{r.off(), kindEOF}, nil, nil
 		}
 		var st *mboxStats
 		if c.hasSt {
 			st = &r.stats
 		}
-		m := mboxMessage(f, &c)
+		m := mboxMessage(sp.f, &c)
 		b.build(m, r.win()[:c.n], c.kind, c.atEOF, st)
-		if err := h.message(m); err != nil {
-			return err
+		if err := emit(m, c.kind); err != nil {
+			return end, nil, err
 		}
 		r.start += c.n
 	}
 }
+
+// search starts the scan at the first From_ line that starts at or after
+// file offset off (> 0), as the scan would find it in the middle of a
+// message: what is before off is not looked at, but for the few bytes that
+// tell whether a line starts at off and follows an empty line. When no
+// From_ line starts before limit, it stops looking there, with s.kind
+// kindBeyond: the segment holds no message start, and the one that covers
+// it is found by the scan of an earlier one.
+func (s *mboxScan) search(off, limit int64) *Problem {
+	r := s.r
+	// Read from 3 bytes before off: a From_ line at off may follow an
+	// empty line.
+	if err := r.seek(max(0, off-3)); err != nil {
+		return s.problem(off, 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
+	}
+	i := int(off - r.off())
+	for len(r.win()) < i && !r.eof {
+		if err := r.more(); err != nil {
+			return s.problem(off, 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
+		}
+	}
+	if len(r.win()) < i {
+		s.kind = kindEOF
+		r.start = len(r.buf)
+		return nil
+	}
+	if r.win()[i-1] != '\n' {
+		_, next, _, err := r.lineAt(i)
+		if err != nil {
+			return s.problem(off, 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
+		}
+		i = next
+	}
+	r.stopAt = limit
+	c, err := r.findSeparator(i)
+	r.stopAt = 0
+	if err == errMboxStop {
+		s.kind = kindBeyond
+		return nil
+	}
+	if err != nil {
+		return s.problem(off, 0, "read error at byte %d: %v", r.rpos, mboxPathErr(r.rerr))
+	}
+	s.kind = kindMbox
+	if c == len(r.win()) && r.eof {
+		s.kind = kindEOF
+	}
+	r.start += c
+	return nil
+}
+
+// mboxAt reads a file from offset off on, with ReadAt, so that several
+// scans can read one file at once; ReadAt passes through.
+type mboxAt struct {
+	ra  io.ReaderAt
+	off int64
+}
+
+func (a *mboxAt) Read(p []byte) (int, error) {
+	n, err := a.ra.ReadAt(p, a.off)
+	a.off += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+func (a *mboxAt) ReadAt(p []byte, off int64) (int, error) { return a.ra.ReadAt(p, off) }
 
 // nextStart finds where the next message starts at or after window index
 // i, which is at a line start: after the leading junk of the file
@@ -621,6 +906,9 @@ func (r *mboxReader) findSeparator(from int) (int, error) {
 			next := max(pos, end-len("From"))
 			st.count(w, counted, next)
 			counted = next
+			if r.stopAt > 0 && r.off()+int64(end) >= r.stopAt {
+				return 0, errMboxStop
+			}
 			if end == len(w) {
 				if err := r.more(); err != nil {
 					return 0, err

@@ -9,7 +9,8 @@ import (
 
 // FuzzMbox reads arbitrary bytes as an mbox file and checks what must hold
 // for every file: no panic; Size == len(Data) and Data has CRLF endings
-// only; the fast scan agrees with the full read; readMboxMessage gives every
+// only; the fast scan agrees with the full read, and so does the parallel
+// scan in segments of every size; readMboxMessage gives every
 // message again; Offsets strictly increase and the Lengths tile the file
 // after the leading junk (a BOM, empty lines, MMDF delimiters enclosing
 // nothing); reading in small chunks changes nothing; sniffMbox agrees with
@@ -72,6 +73,7 @@ func FuzzMbox(f *testing.F) {
 				t.Fatalf("fast scan differs: %s", d)
 			}
 		}
+		checkMboxParallel(t, path, data, fast, Options{})
 
 		for _, m := range full.msgs {
 			again, err := readMboxMessage(m.Loc, &opts)

@@ -136,7 +136,8 @@ func clip(b []byte) []byte {
 // returns the full read:
 //   - Size == len(Data); Data has CRLF line endings only; Key is the key of
 //     Data (KeyOf);
-//   - the fast scan (WantData false) gives the same messages (Size, Key...);
+//   - the fast scan (WantData false) gives the same messages (Size, Key...),
+//     and so does the parallel scan, cut in segments of every size;
 //   - readMboxMessage(Loc) gives the same message again;
 //   - Offsets strictly increase and the Lengths tile the file from the
 //     first message to the end;
@@ -179,6 +180,7 @@ func checkMboxInvariants(t *testing.T, path string, opts Options) mboxRun {
 			t.Errorf("fast scan differs from full read: %s", d)
 		}
 	}
+	checkMboxParallel(t, path, data, fast, fastOpts)
 
 	for _, m := range full.msgs {
 		again, err := readMboxMessage(m.Loc, &opts)

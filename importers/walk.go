@@ -98,7 +98,7 @@ func Walk(ctx context.Context, path string, opts Options, h Handler) error {
 		return err
 	}
 	path = filepath.Clean(path)
-	opts.mboxBuf = new([]byte)
+	opts.mboxBufs = new(mboxBufPool)
 	w := &walker{ctx: ctx, opts: &opts, format: opts.Format}
 	w.h = h
 	w.h.Problem = func(p Problem) {
