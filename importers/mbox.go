@@ -578,6 +578,8 @@ type mboxSpan struct {
 	// nothing is read.
 	mapped   []byte
 	mappedAt int64
+	// b, when not nil, is the builder to use (its buffers), for opts.
+	b *mboxBuilder
 }
 
 // run scans the span, builds each message and calls emit with it and how
@@ -616,7 +618,10 @@ func (sp *mboxSpan) run(ctx context.Context, begin mboxBegin, emit func(*Message
 			return mboxState{sp.limit, kindBeyond}, nil, nil
 		}
 	}
-	b := &mboxBuilder{opts: sp.opts}
+	b := sp.b
+	if b == nil {
+		b = &mboxBuilder{opts: sp.opts}
+	}
 	var c mboxCut
 	for {
 		if err := canceled(ctx); err != nil {

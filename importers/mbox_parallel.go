@@ -164,6 +164,7 @@ func scanMboxParallel(ctx context.Context, f *Folder, src mboxSource, size int64
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			b := &mboxBuilder{opts: opts} // its buffers serve every segment
 			for {
 				select {
 				case tokens <- struct{}{}:
@@ -174,7 +175,7 @@ func scanMboxParallel(ctx context.Context, f *Folder, src mboxSource, size int64
 				if k >= n {
 					return
 				}
-				results[k] <- scanMboxSegment(wctx, f, src, size, sp, k, n, opts, pool)
+				results[k] <- scanMboxSegment(wctx, f, src, size, sp, k, n, opts, pool, b)
 			}
 		}()
 	}
@@ -250,7 +251,7 @@ func (m *mboxMerge) segment(res *mboxSegResult) (done bool, err error) {
 				}
 			}
 			m.atStart, m.want = false, res.end
-			return false, nil
+			return m.want.kind == kindEOF, nil
 		}
 		for i < len(res.msgs) && res.start(i).off <= m.want.off && !res.start(i).same(m.want) {
 			i++
@@ -321,7 +322,7 @@ func (m *mboxMerge) span(limit int64) (done bool, err error) {
 // at or after the segment's start, through the messages that start before
 // the next segment, or before the end of the file for the last, and at
 // most split.max of them.
-func scanMboxSegment(ctx context.Context, f *Folder, src mboxSource, size int64, split mboxSplit, k, n int, opts *Options, pool *mboxBufPool) (res mboxSegResult) {
+func scanMboxSegment(ctx context.Context, f *Folder, src mboxSource, size int64, split mboxSplit, k, n int, opts *Options, pool *mboxBufPool, b *mboxBuilder) (res mboxSegResult) {
 	var mapped []byte
 	defer func() {
 		if v := recover(); v != nil {
@@ -339,7 +340,7 @@ func scanMboxSegment(ctx context.Context, f *Folder, src mboxSource, size int64,
 	if k == n-1 {
 		limit = math.MaxInt64
 	}
-	sp := mboxSpan{f: f, src: &mboxAt{ra: src}, chunk: split.chunk, opts: opts, pool: pool, limit: limit, max: split.max, sync: true}
+	sp := mboxSpan{f: f, src: &mboxAt{ra: src}, chunk: split.chunk, opts: opts, pool: pool, limit: limit, max: split.max, sync: true, b: b}
 	begin := mboxBegin{how: beginFile}
 	if k > 0 {
 		begin = mboxBegin{how: beginSearch, off: int64(k) * split.seg}
